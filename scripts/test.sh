@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Sets up everything the tests need, then runs the whole suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh test
+exec "${PYTHON:-python3}" -m pytest -q tests "$@"
