@@ -111,6 +111,11 @@ class Split(abc.ABC):
   def num_examples(self):
     """The number of examples, an int."""
 
+  @property
+  def labels(self):
+    """The labels, int64 `[num_examples]`, without loading any image."""
+    return self._labels.copy()
+
   @abc.abstractmethod
   def arrays(self):
     """Returns every example in memory.

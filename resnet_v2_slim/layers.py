@@ -454,41 +454,75 @@ def batch_norm(inputs,
     moving_mean = param('moving_mean', tf.zeros_initializer(), False)
     moving_variance = param('moving_variance', tf.ones_initializer(), False)
 
-    if fused is None or fused:
-      fused = rank in (2, 4)
-    if fused:
-      normalize = _fused_normalizer(inputs, gamma, beta, moving_mean,
-                                    moving_variance, epsilon, data_format,
-                                    param_dtype)
-    else:
-      normalize = _moments_normalizer(inputs, gamma, beta, moving_mean,
-                                      moving_variance, epsilon, data_format)
-
-    training = _static_bool(is_training)
-    if training is None:
-      outputs, mean, variance = tf.cond(is_training,
-                                        lambda: normalize(True),
-                                        lambda: normalize(False))
-      decay = tf.cond(is_training, lambda: tf.constant(decay, param_dtype),
-                      lambda: tf.constant(1.0, param_dtype))
-    else:
-      outputs, mean, variance = normalize(training)
-    if training is None or training:
-      updates = [_moving_average_update(moving_mean, mean, decay),
-                 _moving_average_update(moving_variance, variance, decay)]
-      if updates_collections is None:
-        with tf.control_dependencies(updates):
-          outputs = tf.identity(outputs)
-      else:
-        for collection in ([updates_collections]
-                           if isinstance(updates_collections, str)
-                           else updates_collections):
-          for update in updates:
-            tf.add_to_collection(collection, update)
-
+    outputs = apply_batch_norm(
+        inputs, gamma, beta, moving_mean, moving_variance, decay=decay,
+        epsilon=epsilon, is_training=is_training, fused=fused,
+        data_format=data_format, updates_collections=updates_collections)
     if activation_fn is not None:
       outputs = activation_fn(outputs)
     return collect_named_outputs(outputs_collections, sc.name, outputs)
+
+
+def apply_batch_norm(inputs, gamma, beta, moving_mean, moving_variance, decay,
+                     epsilon, is_training, fused=None,
+                     data_format=DATA_FORMAT_NHWC,
+                     updates_collections=tf.GraphKeys.UPDATE_OPS):
+  """Normalizes `inputs` with existing batch-norm variables.
+
+  The computation behind `batch_norm` (and tf.layers-style wrappers), apart
+  from variable creation: batch statistics and moving-average updates in
+  training, moving statistics in inference.
+
+  Args:
+    inputs: A tensor of rank >= 2, channels last or (NCHW) on axis 1.
+    gamma: Scale `[channels]`, or None for 1.
+    beta: Offset `[channels]`, or None for 0.
+    moving_mean: Variable `[channels]`.
+    moving_variance: Variable `[channels]`.
+    decay: Moving-average decay.
+    epsilon: Added to the variance.
+    is_training: A Python bool or a boolean scalar tensor.
+    fused: As in `batch_norm`.
+    data_format: 'NHWC' or 'NCHW'.
+    updates_collections: Where the update ops go; None runs them in place.
+
+  Returns:
+    The normalized tensor.
+  """
+  rank = inputs.shape.ndims
+  param_dtype = moving_mean.dtype.base_dtype
+  if fused is None or fused:
+    fused = rank in (2, 4)
+  if fused:
+    normalize = _fused_normalizer(inputs, gamma, beta, moving_mean,
+                                  moving_variance, epsilon, data_format,
+                                  param_dtype)
+  else:
+    normalize = _moments_normalizer(inputs, gamma, beta, moving_mean,
+                                    moving_variance, epsilon, data_format)
+
+  training = _static_bool(is_training)
+  if training is None:
+    outputs, mean, variance = tf.cond(is_training,
+                                      lambda: normalize(True),
+                                      lambda: normalize(False))
+    decay = tf.cond(is_training, lambda: tf.constant(decay, param_dtype),
+                    lambda: tf.constant(1.0, param_dtype))
+  else:
+    outputs, mean, variance = normalize(training)
+  if training is None or training:
+    updates = [_moving_average_update(moving_mean, mean, decay),
+               _moving_average_update(moving_variance, variance, decay)]
+    if updates_collections is None:
+      with tf.control_dependencies(updates):
+        outputs = tf.identity(outputs)
+    else:
+      for collection in ([updates_collections]
+                         if isinstance(updates_collections, str)
+                         else updates_collections):
+        for update in updates:
+          tf.add_to_collection(collection, update)
+  return outputs
 
 
 def _fused_normalizer(inputs, gamma, beta, moving_mean, moving_variance,

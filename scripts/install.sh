@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-}"
 python=${PYTHON:-python3}
+export PIP_ROOT_USER_ACTION=ignore
 
 tf_version() {
   "$python" - <<'PY' 2>/dev/null

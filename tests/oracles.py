@@ -48,3 +48,65 @@ def tf_layers():
   _alias_legacy_layers()
   import tensorflow.compat.v1 as tf
   return tf.layers
+
+
+def classic_resnet(depth, height, width, channel, num_classes,
+                   learning_rate=1e-3, decay_rate=0.96, decay_steps=100):
+  """The classic TF 1.x ResNet class, built with `tf.compat.v1.layers`.
+
+  Builds into the default graph: placeholders `input_x`, `input_y`,
+  `is_training`, the network, softmax cross-entropy, `global_step`,
+  staircase exponential decay and Adam. Returns a dict of the tensors.
+  Written directly against tf.layers, independently of the library.
+  """
+  import tensorflow.compat.v1 as tf
+  layers = tf_layers()
+  units = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3],
+           101: [3, 4, 23, 3], 152: [3, 8, 36, 3]}[depth]
+  input_x = tf.placeholder(tf.float32, [None, height, width, channel],
+                           name='input_x')
+  input_y = tf.placeholder(tf.float32, [None, num_classes], name='input_y')
+  is_training = tf.placeholder_with_default(False, [], name='is_training')
+
+  def conv_bn(x, filters, kernel, strides, name, relu):
+    x = layers.conv2d(x, filters, kernel, strides=strides, padding='same',
+                      name=name)
+    x = layers.batch_normalization(x, training=is_training, name=name + '_BN')
+    return tf.nn.relu(x) if relu else x
+
+  x = conv_bn(input_x, 64, 7, 2, 'First_Conv', True)
+  x = layers.max_pooling2d(x, 3, 2, padding='same')
+  for i, blocks in enumerate(units):
+    filters = 64 * 2 ** i
+    for j in range(blocks):
+      name = 'stack_%d_block_%d' % (i, j)
+      stride = 2 if (i > 0 and j == 0) else 1
+      if depth >= 50:
+        plan = [(filters, 1), (filters, 3), (4 * filters, 1)]
+      else:
+        plan = [(filters, 3), (filters, 3)]
+      y = x
+      for k, (f, kernel) in enumerate(plan):
+        y = conv_bn(y, f, kernel, stride if k == 0 else 1,
+                    '%s_conv_%d' % (name, k), k < len(plan) - 1)
+      out = plan[-1][0]
+      shortcut = x
+      if stride != 1 or x.shape[-1] != out:
+        shortcut = conv_bn(x, out, 1, stride, name + '_shortcut', False)
+      x = tf.nn.relu(y + shortcut)
+  x = tf.reduce_mean(x, [1, 2])
+  logits = layers.dense(
+      x, num_classes,
+      kernel_initializer=tf.truncated_normal_initializer(stddev=0.1))
+  prediction = tf.argmax(logits, 1)
+  loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits_v2(
+      labels=input_y, logits=logits))
+  global_step = tf.Variable(0, trainable=False, name='global_step')
+  lr = tf.train.exponential_decay(learning_rate, global_step, decay_steps,
+                                  decay_rate, staircase=True)
+  with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
+    optimize = tf.train.AdamOptimizer(lr).minimize(loss,
+                                                   global_step=global_step)
+  return dict(input_x=input_x, input_y=input_y, is_training=is_training,
+              logits=logits, prediction=prediction, loss=loss,
+              optimize=optimize, global_step=global_step)

@@ -1,0 +1,172 @@
+"""Training configuration: one object, validated once, then read-only.
+
+Defaults live here and nowhere else; the `ResNet` class, the trainer and the
+CLI all take theirs from `DEFAULTS`. A configuration can be written as JSON or
+YAML with any subset of the fields:
+
+  {"depth": 50, "epoch": 30, "learning_rate": 0.0005}
+
+Typical use:
+
+  from resnet_v1_graph import config
+
+  cfg = config.Config.from_file('train.yaml').replace(batch_size=64)
+"""
+
+import dataclasses
+import json
+import os
+
+DEPTHS = (18, 34, 50, 101, 152)
+PRECISIONS = ('fp32', 'bf16', 'fp16')
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+  """Everything that shapes a model and its training.
+
+  Attributes:
+    depth: Network depth, one of `DEPTHS`.
+    height, width, channel: Input image shape.
+    num_classes: Number of classes (the width of the one-hot `input_y`).
+    learning_rate: Initial Adam learning rate.
+    learning_decay_rate: Factor applied every `learning_decay_steps` steps
+      (staircase exponential decay).
+    learning_decay_steps: Steps between decays.
+    epoch: Number of epochs `fit` trains to (a resumed run trains the rest).
+    batch_size: Examples per step.
+    model_path: Directory for checkpoints (`best/` holds the best one).
+    summary_path: Directory for TensorBoard events and the curves PNG.
+    validate_every: Also validate every this many steps (0: once per epoch).
+    max_to_keep: How many latest checkpoints to keep.
+    shuffle_buffer: tf.data shuffle buffer size (0: the whole split).
+    seed: Graph-level random seed (initialisation and shuffling).
+    weight_decay: L2 weight decay added to the loss (0 as in the classic
+      class; the slim nets use it when > 0).
+    batch_norm_momentum: Decay of batch norm's moving averages (tf.layers'
+      0.99). They reach their steady state only after a few hundred steps;
+      on small data a lower value (0.9) makes early validation meaningful.
+    intra_op_threads, inter_op_threads: Session thread pools (0: TF default).
+    precision: 'fp32'; 'bf16' (oneDNN auto-mixed-precision rewrite on CPU) or
+      'fp16' (GPU auto-mixed-precision with loss scaling).
+    verbose: Print progress and per-epoch metrics.
+  """
+  depth: int = 18
+  height: int = 32
+  width: int = 32
+  channel: int = 1
+  num_classes: int = 10
+  learning_rate: float = 1e-3
+  learning_decay_rate: float = 0.96
+  learning_decay_steps: int = 100
+  epoch: int = 20
+  batch_size: int = 32
+  model_path: str = 'runs/model'
+  summary_path: str = 'runs/summary'
+  validate_every: int = 0
+  max_to_keep: int = 5
+  shuffle_buffer: int = 0
+  seed: int = 0
+  weight_decay: float = 0.0
+  batch_norm_momentum: float = 0.99
+  intra_op_threads: int = 0
+  inter_op_threads: int = 0
+  precision: str = 'fp32'
+  verbose: bool = True
+
+  def __post_init__(self):
+    _validate(self)
+
+  def replace(self, **changes):
+    """A copy with `changes`; unknown names raise ValueError."""
+    unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+    if unknown:
+      raise ValueError('unknown config field(s) %s; known: %s' %
+                       (sorted(unknown), ', '.join(field_names())))
+    return dataclasses.replace(self, **changes)
+
+  def to_dict(self):
+    return dataclasses.asdict(self)
+
+  @classmethod
+  def from_dict(cls, values, base=None):
+    """`base` (default `DEFAULTS`) with the fields given in `values`."""
+    return (base or DEFAULTS).replace(**dict(values))
+
+  @classmethod
+  def from_file(cls, path, base=None):
+    """Reads a JSON (.json) or YAML (.yaml/.yml) file of config fields.
+
+    Raises:
+      FileNotFoundError: If `path` does not exist.
+      ValueError: If the file is not a mapping, or on unknown or invalid
+        fields.
+    """
+    if not os.path.isfile(path):
+      raise FileNotFoundError('config file %s does not exist' % path)
+    with open(path, encoding='utf-8') as f:
+      if path.endswith(('.yaml', '.yml')):
+        import yaml  # Only needed for YAML files.
+        values = yaml.safe_load(f)
+      else:
+        values = json.load(f)
+    if not isinstance(values, dict):
+      raise ValueError('config file %s must hold a mapping of field: value, '
+                       'got %s' % (path, type(values).__name__))
+    return cls.from_dict(values, base)
+
+
+def field_names():
+  return [f.name for f in dataclasses.fields(Config)]
+
+
+def _validate(cfg):
+  """Raises ValueError naming every field that is out of range."""
+  problems = []
+
+  def check(ok, message):
+    if not ok:
+      problems.append(message)
+
+  def whole(name, minimum):
+    value = getattr(cfg, name)
+    check(isinstance(value, int) and not isinstance(value, bool) and
+          value >= minimum,
+          '%s must be an integer >= %d, got %r' % (name, minimum, value))
+
+  def number(name):
+    value = getattr(cfg, name)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    check(ok, '%s must be a number, got %r' % (name, value))
+    return value if ok else None
+
+  check(cfg.depth in DEPTHS,
+        'unknown depth %r; choose one of %s' % (cfg.depth, list(DEPTHS)))
+  for name in ('height', 'width', 'channel', 'epoch', 'batch_size',
+               'learning_decay_steps', 'max_to_keep'):
+    whole(name, 1)
+  check(isinstance(cfg.num_classes, int) and cfg.num_classes >= 2,
+        'num_classes must be an integer >= 2, got %r' % (cfg.num_classes,))
+  for name in ('validate_every', 'shuffle_buffer', 'seed', 'intra_op_threads',
+               'inter_op_threads'):
+    whole(name, 0)
+  lr = number('learning_rate')
+  check(lr is None or lr > 0, 'learning_rate must be > 0, got %r' % lr)
+  rate = number('learning_decay_rate')
+  check(rate is None or 0 < rate <= 1,
+        'learning_decay_rate must be in (0, 1], got %r' % rate)
+  momentum = number('batch_norm_momentum')
+  check(momentum is None or 0 <= momentum < 1,
+        'batch_norm_momentum must be in [0, 1), got %r' % momentum)
+  decay = number('weight_decay')
+  check(decay is None or decay >= 0, 'weight_decay must be >= 0')
+  check(cfg.precision in PRECISIONS, 'precision must be one of %s, got %r' %
+        (list(PRECISIONS), cfg.precision))
+  for name in ('model_path', 'summary_path'):
+    check(isinstance(getattr(cfg, name), str) and getattr(cfg, name),
+          '%s must be a non-empty path' % name)
+  if problems:
+    raise ValueError('invalid config: ' + '; '.join(problems))
+
+
+DEFAULTS = Config()

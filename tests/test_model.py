@@ -1,0 +1,141 @@
+"""resnet_v1_graph.model: the graph, its names, and the tf.layers oracle."""
+
+import numpy as np
+import pytest
+import tensorflow.compat.v1 as tf
+
+import oracles
+from resnet_v1_graph import checkpoints
+from resnet_v1_graph import model as model_lib
+from resnet_v1_graph import ResNet
+
+SIZE = 32
+
+
+def _ours(depth, tmp_path, **kwargs):
+  kwargs.setdefault('num_classes', 10)
+  return ResNet(depth=depth, height=SIZE, width=SIZE, channel=3,
+                model_path=str(tmp_path / 'model'),
+                summary_path=str(tmp_path / 'summary'), verbose=False,
+                **kwargs)
+
+
+def _variables(graph):
+  return [(v.op.name, v.shape.as_list(), v.dtype.base_dtype.name)
+          for v in graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES)]
+
+
+@pytest.mark.parametrize('depth', [18, 50])
+def test_tf_layers_checkpoint_restores_and_agrees(depth, tmp_path):
+  rng = np.random.RandomState(0)
+  images = rng.uniform(0, 1, (4, SIZE, SIZE, 3)).astype(np.float32)
+  labels = np.eye(10, dtype=np.float32)[[1, 3, 5, 7]]
+  checkpoint = str(tmp_path / 'classic' / 'model.ckpt')
+  reference = tf.Graph()
+  with reference.as_default(), tf.Session() as sess:
+    net = oracles.classic_resnet(depth, SIZE, SIZE, 3, 10)
+    sess.run(tf.global_variables_initializer())
+    # Two training steps: batch-norm statistics, Adam slots and global_step
+    # all leave their initial values.
+    for _ in range(2):
+      sess.run(net['optimize'], {net['input_x']: images,
+                                 net['input_y']: labels,
+                                 net['is_training']: True})
+    tf.train.Saver().save(sess, checkpoint)
+    expected_logits, expected_prediction = sess.run(
+        [net['logits'], net['prediction']], {net['input_x']: images})
+
+  model = _ours(depth, tmp_path)
+  assert _variables(model.graph) == _variables(reference)
+  comparison = checkpoints.compare(checkpoint,
+                                   model.graph.get_collection('variables'))
+  assert comparison == ([], [], [])
+  model.restore(checkpoint)
+  session = model.trainer.session
+  logits, prediction = session.run([model.logits, model.prediction],
+                                   {model.input_x: images})
+  np.testing.assert_allclose(logits, expected_logits, rtol=1e-5, atol=1e-5)
+  np.testing.assert_array_equal(prediction, expected_prediction)
+  assert session.run(model.global_step) == 2
+  np.testing.assert_array_equal(model.predict(images), expected_prediction)
+
+
+@pytest.mark.parametrize('depth', [18, 34, 50, 101, 152])
+def test_depth_counts_weighted_layers(depth, tmp_path):
+  """depth = First_Conv + the convolutions in the blocks + dense."""
+  model = _ours(depth, tmp_path)
+  kernels = [v.op.name for v in model.graph.get_collection('trainable_variables')
+             if v.op.name.endswith('/kernel')]
+  shortcuts = [k for k in kernels if '_shortcut/' in k]
+  # Three projections (stacks 1-3), plus stack 0's for bottlenecks (64->256).
+  assert len(shortcuts) == (4 if depth >= 50 else 3)
+  assert len(kernels) - len(shortcuts) == depth
+
+
+def test_names_and_shapes(tmp_path):
+  model = _ours(18, tmp_path)
+  graph = model.graph
+  names = {v.op.name: v.shape.as_list()
+           for v in graph.get_collection('variables')}
+  assert names['First_Conv/kernel'] == [7, 7, 3, 64]
+  assert names['First_Conv/bias'] == [64]
+  for suffix in ('gamma', 'beta', 'moving_mean', 'moving_variance'):
+    assert names['First_Conv_BN/' + suffix] == [64]
+  assert names['stack_0_block_0_conv_0/kernel'] == [3, 3, 64, 64]
+  assert names['stack_1_block_0_shortcut/kernel'] == [1, 1, 64, 128]
+  assert names['stack_3_block_1_conv_1_BN/moving_variance'] == [512]
+  assert names['dense/kernel'] == [512, 10]
+  assert names['global_step'] == []
+  assert 'First_Conv/kernel/Adam' in names and 'beta2_power' in names
+  for tensor in ('input_x:0', 'input_y:0', 'is_training:0', 'logits:0',
+                 'prediction:0', 'probabilities:0', 'loss:0', 'acc:0'):
+    graph.get_tensor_by_name(tensor)
+  assert graph.get_operation_by_name('optimize') is model.optimize
+  assert model.input_x.shape.as_list() == [None, SIZE, SIZE, 3]
+  assert model.input_y.shape.as_list() == [None, 10]
+  # Name scopes group the ops for TensorBoard's graph view.
+  ops = {op.name for op in graph.get_operations()}
+  assert any(n.startswith('stack_2/stack_2_block_1/stack_2_block_1_layer_0/')
+             for n in ops)
+  assert any('/shortcut_connect/' in n for n in ops)
+
+
+def test_prediction_is_per_image_argmax(tmp_path):
+  model = _ours(18, tmp_path, num_classes=3)
+  with tf.Session(graph=model.graph) as sess:
+    logits = np.array([[0., 5., 1.], [9., 0., 0.], [0., 1., 2.], [3, 2, 1]])
+    prediction = sess.run(model.prediction, {model.logits: logits})
+  np.testing.assert_array_equal(prediction, [1, 0, 2, 0])
+
+
+def test_each_model_owns_its_graph(tmp_path):
+  first = _ours(18, tmp_path)
+  second = _ours(18, tmp_path)
+  assert first.graph is not second.graph
+  assert tf.get_default_graph() is not first.graph
+  # The second model's names are not uniquified by the first's.
+  assert second.graph.get_tensor_by_name('input_x:0') is second.input_x
+
+
+@pytest.mark.parametrize('kwargs,message', [
+    (dict(depth=20), r'unknown depth 20; choose one of \[18, 34, 50, 101, 152\]'),
+    (dict(num_classes=1), 'num_classes'),
+    (dict(learning_decay_rate=1.5), 'learning_decay_rate'),
+    (dict(batch_size=0), 'batch_size'),
+    (dict(unknown_option=3), 'unknown config field'),
+])
+def test_bad_settings_are_named(kwargs, message, tmp_path):
+  with pytest.raises(ValueError, match=message):
+    ResNet(**kwargs)
+
+
+def test_slim_network_behind_the_same_api(tmp_path):
+  model = model_lib.build('resnet_v2_50', height=SIZE, width=SIZE, channel=3,
+                          num_classes=4, model_path=str(tmp_path / 'm'),
+                          summary_path=str(tmp_path / 's'))
+  assert model.logits.shape.as_list() == [None, 4]
+  names = [v.op.name for v in model.graph.get_collection('variables')]
+  assert 'resnet_v2_50/block4/unit_3/bottleneck_v2/conv3/weights' in names
+  assert 'resnet_v2_50/logits/weights/Adam' in names
+  with pytest.raises(ValueError, match='resnet_v2_152'):
+    model_lib.build('resnet_v3_50')
