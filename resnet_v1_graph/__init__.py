@@ -10,10 +10,28 @@ Typical use:
   print(model.evaluate(digits.test)['accuracy'])
 """
 
-from resnet_v1_graph import config
-from resnet_v1_graph import data
-from resnet_v1_graph.config import Config
-from resnet_v1_graph.model import GraphModel, ResNet, SlimResNet, build
+import importlib
 
-__all__ = ['Config', 'GraphModel', 'ResNet', 'SlimResNet', 'build', 'config',
-           'data']
+# Loaded on first use, so that `resnet-tf1 --help` and the CLI's logging
+# settings come before TensorFlow is imported.
+_EXPORTS = {
+    'Config': ('config', 'Config'),
+    'GraphModel': ('model', 'GraphModel'),
+    'ResNet': ('model', 'ResNet'),
+    'SlimResNet': ('model', 'SlimResNet'),
+    'build': ('model', 'build'),
+}
+_MODULES = ('checkpoints', 'cli', 'config', 'data', 'layers', 'model',
+            'trainer')
+
+__all__ = sorted(_EXPORTS) + list(_MODULES)
+
+
+def __getattr__(name):
+  if name in _EXPORTS:
+    module, attribute = _EXPORTS[name]
+    return getattr(importlib.import_module('resnet_v1_graph.' + module),
+                   attribute)
+  if name in _MODULES:
+    return importlib.import_module('resnet_v1_graph.' + name)
+  raise AttributeError('module resnet_v1_graph has no attribute %r' % name)

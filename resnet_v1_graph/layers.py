@@ -46,6 +46,16 @@ def _variable(name, shape, initializer, trainable=True, dtype=tf.float32):
                          trainable=trainable)
 
 
+def _bias_and_activation(outputs, units, use_bias, bias_initializer,
+                         activation, trainable):
+  """The tail conv2d and dense share: an optional `bias`, then activation."""
+  if use_bias:
+    bias = _variable('bias', [units], bias_initializer, trainable,
+                     outputs.dtype.base_dtype)
+    outputs = tf.nn.bias_add(outputs, bias)
+  return activation(outputs) if activation is not None else outputs
+
+
 def conv2d(inputs, filters, kernel_size, strides=(1, 1), padding='valid',
            dilation_rate=(1, 1), activation=None, use_bias=True,
            kernel_initializer=None, bias_initializer=tf.zeros_initializer(),
@@ -87,11 +97,8 @@ def conv2d(inputs, filters, kernel_size, strides=(1, 1), padding='valid',
         inputs.dtype.base_dtype)
     outputs = tf.nn.conv2d(inputs, kernel, [1, stride_h, stride_w, 1],
                            _padding(padding), dilations=[1, rate_h, rate_w, 1])
-    if use_bias:
-      bias = _variable('bias', [filters], bias_initializer, trainable,
-                       inputs.dtype.base_dtype)
-      outputs = tf.nn.bias_add(outputs, bias)
-    return activation(outputs) if activation is not None else outputs
+    return _bias_and_activation(outputs, filters, use_bias, bias_initializer,
+                                activation, trainable)
 
 
 def batch_normalization(inputs, axis=-1, momentum=BATCH_NORM_MOMENTUM,
@@ -193,8 +200,5 @@ def dense(inputs, units, activation=None, use_bias=True,
                        kernel_initializer or tf.glorot_uniform_initializer(),
                        trainable, inputs.dtype.base_dtype)
     outputs = tf.matmul(inputs, kernel)
-    if use_bias:
-      bias = _variable('bias', [units], bias_initializer, trainable,
-                       inputs.dtype.base_dtype)
-      outputs = tf.nn.bias_add(outputs, bias)
-    return activation(outputs) if activation is not None else outputs
+    return _bias_and_activation(outputs, units, use_bias, bias_initializer,
+                                activation, trainable)

@@ -1,0 +1,63 @@
+"""The resnet-tf1 command line, end to end on the bundled digits."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from resnet_v1_graph import cli
+
+
+@pytest.fixture(scope='module')
+def run(tmp_path_factory):
+  path = tmp_path_factory.mktemp('cli')
+  flags = ['--model-path', str(path / 'model'),
+           '--summary-path', str(path / 'summary')]
+  return path, flags
+
+
+def test_train_evaluate_predict(run, capsys):
+  path, flags = run
+  assert cli.main(['train', '--image-size', '8', '--epoch', '1',
+                   '--batch-size', '64', '--batch-norm-momentum', '0.5']
+                  + flags) == 0
+  out = capsys.readouterr().out
+  assert 'training ResNet-18 on digits' in out
+  assert 'epoch 1/1' in out
+  accuracy = float(out.split('test accuracy: ')[1].split()[0])
+  saved = json.load(open(path / 'model' / 'config.json'))
+  assert (saved['height'], saved['channel'], saved['num_classes']) == (8, 1, 10)
+
+  # evaluate rebuilds the saved network and restores the best checkpoint.
+  assert cli.main(['evaluate', '--model-path', str(path / 'model')]) == 0
+  out = capsys.readouterr().out
+  assert float(out.split('test accuracy: ')[1].split()[0]) == pytest.approx(
+      accuracy, abs=1e-6)
+
+  assert cli.main(['predict', '--model-path', str(path / 'model'),
+                   '--limit', '4']) == 0
+  rows = capsys.readouterr().out.strip().splitlines()
+  assert rows[0] == 'index\tpredicted\ttrue' and len(rows) == 5
+
+  image = tf.io.encode_png(np.full((20, 20, 1), 200, np.uint8)).numpy()
+  files = []
+  for i in range(2):
+    files.append(str(path / ('digit%d.png' % i)))
+    open(files[-1], 'wb').write(image)
+  assert cli.main(['predict', '--model-path', str(path / 'model'),
+                   '--images'] + files) == 0
+  rows = capsys.readouterr().out.strip().splitlines()
+  assert [r.split('\t')[0] for r in rows] == files
+  assert len({r.split('\t')[1] for r in rows}) == 1  # Same image, same label.
+
+
+def test_bad_command_lines(run, tmp_path):
+  _, flags = run
+  with pytest.raises(SystemExit):
+    cli.main(['train', '--dataset', 'mnist'])
+  with pytest.raises(ValueError, match='unknown depth 19'):
+    cli.main(['train', '--depth', '19', '--model-path', str(tmp_path)])
+  with pytest.raises(FileNotFoundError):
+    cli.main(['train', '--dataset', 'cifar10', '--data-path',
+              str(tmp_path / 'nowhere'), '--model-path', str(tmp_path)])
