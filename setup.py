@@ -41,7 +41,10 @@ setup(
         'test': ['pytest'],
     },
     entry_points={
-        'console_scripts': ['resnet-tf1=resnet_v1_graph.cli:main'],
+        'console_scripts': [
+            'resnet-tf1=resnet_v1_graph.cli:main',
+            'resnet-tf1-benchmark=resnet_v1_graph.benchmark:main',
+        ],
     },
     license='Apache-2.0',
     classifiers=[

@@ -49,6 +49,7 @@ class Config:
     intra_op_threads, inter_op_threads: Session thread pools (0: TF default).
     precision: 'fp32'; 'bf16' (oneDNN auto-mixed-precision rewrite on CPU) or
       'fp16' (GPU auto-mixed-precision with loss scaling).
+    xla: Compile the graph with XLA (global JIT).
     verbose: Print progress and per-epoch metrics.
   """
   depth: int = 18
@@ -72,6 +73,7 @@ class Config:
   intra_op_threads: int = 0
   inter_op_threads: int = 0
   precision: str = 'fp32'
+  xla: bool = False
   verbose: bool = True
 
   def __post_init__(self):

@@ -82,12 +82,88 @@ def _build_head(model, logits):
       cfg.learning_rate, model.global_step, cfg.learning_decay_steps,
       cfg.learning_decay_rate, staircase=True, name='learning_rate')
   optimizer = tf.train.AdamOptimizer(model.learning_rate)
+  if cfg.precision == 'fp16':
+    # float16 gradients underflow without loss scaling (bfloat16 has
+    # float32's range and needs none).
+    optimizer = tf.mixed_precision.MixedPrecisionLossScaleOptimizer(
+        optimizer, 'dynamic')
   # Batch norm's moving averages move only if their updates run with the
   # train op; passing global_step makes the learning rate decay.
   with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
     model.optimize = optimizer.minimize(model.loss,
                                         global_step=model.global_step,
                                         name='optimize')
+
+
+def resnet_logits(images, is_training, depth, num_classes,
+                  batch_norm_momentum=layers.BATCH_NORM_MOMENTUM):
+  """The classic ResNet v1 network, from images to logits.
+
+  Args:
+    images: A tensor [batch, height, width, channels].
+    is_training: A Python bool or boolean scalar tensor for batch norm.
+    depth: A key of `BLOCKS_PER_STACK`.
+    num_classes: Width of the dense layer.
+    batch_norm_momentum: Decay of batch norm's moving averages.
+
+  Returns:
+    Logits [batch, num_classes].
+  """
+  def batch_norm(x, name):
+    return layers.batch_normalization(x, momentum=batch_norm_momentum,
+                                      training=is_training, name=name)
+
+  x = layers.conv2d(images, ROOT_FILTERS, ROOT_KERNEL, strides=2,
+                    padding='same', name='First_Conv')
+  x = tf.nn.relu(batch_norm(x, 'First_Conv_BN'))
+  x = layers.max_pooling2d(x, pool_size=3, strides=2, padding='same',
+                           name='max_pool')
+  bottleneck = depth >= BOTTLENECK_FROM_DEPTH
+  for i, (blocks, filters) in enumerate(
+      zip(BLOCKS_PER_STACK[depth], STACK_FILTERS)):
+    with tf.name_scope('stack_%d' % i):
+      for j in range(blocks):
+        # The first block of stacks 1-3 halves the resolution.
+        stride = 2 if i > 0 and j == 0 else 1
+        x = _residual_block(x, filters, stride, 'stack_%d_block_%d' % (i, j),
+                            bottleneck, batch_norm)
+  with tf.name_scope('global_pool'):
+    x = tf.reduce_mean(x, [1, 2])
+  return layers.dense(
+      x, num_classes,
+      kernel_initializer=tf.truncated_normal_initializer(
+          stddev=DENSE_INIT_STDDEV),
+      name='dense')
+
+
+def _residual_block(inputs, filters, stride, name, bottleneck, batch_norm):
+  """A basic (two 3x3) or bottleneck (1x1, 3x3, 1x1) residual block.
+
+  The stride sits in the block's first convolution, as in [1].
+  """
+  if bottleneck:
+    shapes = [(1, filters), (3, filters), (1, filters * BOTTLENECK_EXPANSION)]
+  else:
+    shapes = [(3, filters), (3, filters)]
+  out_filters = shapes[-1][1]
+  with tf.name_scope(name):
+    x = inputs
+    for k, (kernel, layer_filters) in enumerate(shapes):
+      with tf.name_scope('%s_layer_%d' % (name, k)):
+        conv = '%s_conv_%d' % (name, k)
+        x = layers.conv2d(x, layer_filters, kernel,
+                          strides=stride if k == 0 else 1, padding='same',
+                          name=conv)
+        x = batch_norm(x, conv + '_BN')
+        if k < len(shapes) - 1:
+          x = tf.nn.relu(x)
+    shortcut = inputs
+    if stride != 1 or inputs.shape[-1] != out_filters:
+      shortcut = layers.conv2d(inputs, out_filters, 1, strides=stride,
+                               padding='same', name=name + '_shortcut')
+      shortcut = batch_norm(shortcut, name + '_shortcut_BN')
+    with tf.name_scope('shortcut_connect'):
+      return tf.nn.relu(x + shortcut)
 
 
 class GraphModel:
@@ -202,66 +278,12 @@ class ResNet(GraphModel):
                   batch_size=batch_size, model_path=model_path,
                   summary_path=summary_path, **options)
     self.depth = cfg.depth
-    self.bottleneck = cfg.depth >= BOTTLENECK_FROM_DEPTH
     super().__init__(cfg)
 
   def build_logits(self, images, is_training):
-    x = layers.conv2d(images, ROOT_FILTERS, ROOT_KERNEL, strides=2,
-                      padding='same', name='First_Conv')
-    x = self._batch_norm(x, is_training, 'First_Conv_BN')
-    x = tf.nn.relu(x)
-    x = layers.max_pooling2d(x, pool_size=3, strides=2, padding='same',
-                             name='max_pool')
-    for i, (blocks, filters) in enumerate(
-        zip(BLOCKS_PER_STACK[self.depth], STACK_FILTERS)):
-      with tf.name_scope('stack_%d' % i):
-        for j in range(blocks):
-          # The first block of stacks 1-3 halves the resolution.
-          stride = 2 if i > 0 and j == 0 else 1
-          x = self._block(x, filters, stride, 'stack_%d_block_%d' % (i, j),
-                          is_training)
-    with tf.name_scope('global_pool'):
-      x = tf.reduce_mean(x, [1, 2])
-    return layers.dense(
-        x, self.config.num_classes,
-        kernel_initializer=tf.truncated_normal_initializer(
-            stddev=DENSE_INIT_STDDEV),
-        name='dense')
-
-  def _batch_norm(self, inputs, is_training, name):
-    return layers.batch_normalization(
-        inputs, momentum=self.config.batch_norm_momentum,
-        training=is_training, name=name)
-
-  def _block(self, inputs, filters, stride, name, is_training):
-    """A basic (two 3x3) or bottleneck (1x1, 3x3, 1x1) residual block.
-
-    The stride sits in the block's first convolution, as in [1].
-    """
-    if self.bottleneck:
-      shapes = [(1, filters), (3, filters), (1, filters * BOTTLENECK_EXPANSION)]
-    else:
-      shapes = [(3, filters), (3, filters)]
-    out_filters = shapes[-1][1]
-    with tf.name_scope(name):
-      x = inputs
-      for k, (kernel, layer_filters) in enumerate(shapes):
-        with tf.name_scope('%s_layer_%d' % (name, k)):
-          conv = '%s_conv_%d' % (name, k)
-          x = layers.conv2d(x, layer_filters, kernel,
-                            strides=stride if k == 0 else 1, padding='same',
-                            name=conv)
-          x = self._batch_norm(x, is_training, conv + '_BN')
-          if k < len(shapes) - 1:
-            x = tf.nn.relu(x)
-      shortcut = inputs
-      if stride != 1 or inputs.shape[-1] != out_filters:
-        shortcut = layers.conv2d(inputs, out_filters, 1, strides=stride,
-                                 padding='same', name=name + '_shortcut')
-        shortcut = self._batch_norm(shortcut, is_training,
-                                    name + '_shortcut_BN')
-      with tf.name_scope('shortcut_connect'):
-        return tf.nn.relu(x + shortcut)
+    return resnet_logits(images, is_training, self.depth,
+                         self.config.num_classes,
+                         self.config.batch_norm_momentum)
 
 
 class SlimResNet(GraphModel):
