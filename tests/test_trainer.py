@@ -184,3 +184,14 @@ def test_predict_bad_input(tmp_path):
     model.predict(np.zeros((1, SIZE, SIZE, 1)))
   with pytest.raises(ValueError, match=r'images must be \[N, 16, 16, 1\]'):
     model.predict(np.zeros((2, SIZE, SIZE, 3)))
+
+
+@pytest.mark.parametrize('precision', ['bf16', 'fp16'])
+def test_mixed_precision_trains_on_cpu(precision, tmp_path):
+  model = _model(tmp_path, batch_size=8, epoch=2, precision=precision,
+                 learning_rate=0.01)
+  history = model.fit(_tiny_split(32, label=3))
+  assert np.isfinite(history['train_loss']).all()
+  # One class only: the loss must fall fast whatever the arithmetic.
+  assert history['train_loss'][-1] < history['train_loss'][0]
+  np.testing.assert_array_equal(model.predict(_tiny_split(4).arrays()[0]), 3)
