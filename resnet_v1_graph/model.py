@@ -314,16 +314,44 @@ class SlimResNet(GraphModel):
     return logits
 
 
+class NetworkModel(GraphModel):
+  """A network of `nets` (CIFAR ResNets, resnet30, the course ResNet-50 and
+  their plain twins) behind the same placeholders and run loop.
+
+  Args:
+    name: One of `nets.names()`, e.g. 'cifar_resnet20' or 'cifar_plain20'.
+    config: A `config.Config`.
+    **options: Any `config.Config` field.
+
+  Raises:
+    ValueError: On an unknown network name or invalid settings.
+  """
+
+  def __init__(self, name, config=None, **options):
+    from resnet_v1_graph import nets
+    self.name = name
+    self._logits_fn = nets.network_fn(name)
+    super().__init__(_config(config, **options))
+
+  def build_logits(self, images, is_training):
+    return self._logits_fn(images, is_training, self.config.num_classes)
+
+
 def build(model='resnet', config=None, **options):
-  """A model by name: 'resnet' (the class above) or a slim network name.
+  """A model by name: 'resnet' (the class above), a slim network name
+  ('resnet_v2_50', ...) or a network of `nets` ('cifar_plain56', ...).
 
   Raises:
     ValueError: If `model` is unknown; the message lists the names.
   """
+  from resnet_v1_graph import nets
   if model == 'resnet':
     return ResNet(config=config, **options)
   if model.startswith('resnet_v'):
     return SlimResNet(model, config=config, **options)
+  if model in nets.names():
+    return NetworkModel(model, config=config, **options)
   import resnet_v2_slim
-  raise ValueError('unknown model %r; choose resnet or one of %s' %
-                   (model, ', '.join(sorted(resnet_v2_slim.NETWORKS))))
+  raise ValueError('unknown model %r; choose resnet, one of %s, or one of %s'
+                   % (model, ', '.join(sorted(resnet_v2_slim.NETWORKS)),
+                      ', '.join(nets.names())))

@@ -1,0 +1,244 @@
+"""More residual networks, each with a plain twin: the degradation experiments.
+
+ResNets exist because deeper plain networks train worse [1]. Every network
+here takes `shortcuts=True/False`; without shortcuts it is its "plain" twin
+of equal depth and width, so the two can be trained side by side.
+
+  * `cifar_resnet_logits`: the CIFAR-10 ResNets of [1] section 4.2: a 3x3
+    conv with 16 filters, three stages of n basic blocks (16/32/64 filters,
+    stride 2 at stages 2 and 3), global average pooling, dense. 6n + 2
+    layers: ResNet-20/32/44/56/110 for n = 3/5/7/9/18. Shortcuts are the
+    paper's option A (identity, subsampled and zero-padded where the shape
+    changes), so residual and plain nets have identical parameters.
+  * `resnet30_logits`: a 30-layer net for 32x32 images: batch norm on the
+    input, 3x3 conv 64, residual blocks [2, 5, 5, 2] at 64/128/256/512
+    filters (a 1x1 stride-2 projection where it downsamples), ReLU before
+    batch norm, 4x4 average pooling, dense. Its plain twin has the same
+    [4, 10, 10, 4] convolutions.
+  * `course_resnet50_logits`: the ResNet-50 built from `identity_block` and
+    `convolutional_block` for the 64x64 hand-signs (6 classes), with that
+    code's names (`conv1`, `bn_conv1`, `res2a_branch2a`, `bn2a_branch1`,
+    `fc6`, ...) and glorot-uniform initialisation from a fixed seed.
+
+[1] Kaiming He, Xiangyu Zhang, Shaoqing Ren, Jian Sun
+    Deep Residual Learning for Image Recognition. arXiv:1512.03385
+
+Typical use:
+
+  from resnet_v1_graph import nets
+  model = nets.build('cifar_resnet20', num_classes=10)
+  plain = nets.build('cifar_plain20', num_classes=10)
+"""
+
+import tensorflow.compat.v1 as tf
+
+from resnet_v1_graph import layers
+
+# [1] section 4.2: n blocks per stage gives 6n + 2 weighted layers.
+CIFAR_BLOCKS = {20: 3, 32: 5, 44: 7, 56: 9, 110: 18}
+CIFAR_FILTERS = (16, 32, 64)
+
+RESNET30_BLOCKS = (2, 5, 5, 2)
+RESNET30_FILTERS = (64, 128, 256, 512)
+RESNET30_POOL = 4
+
+COURSE_STAGES = (  # (stage, filters, stride, blocks)
+    (2, (64, 64, 256), 1, 'abc'),
+    (3, (128, 128, 512), 2, 'abcd'),
+    (4, (256, 256, 1024), 2, 'abcdef'),
+    (5, (512, 512, 2048), 2, 'abc'),
+)
+COURSE_SEED = 0
+COURSE_POOL = 2
+
+
+def _relu_bn(x, is_training, name):
+  return layers.batch_normalization(tf.nn.relu(x), training=is_training,
+                                    name=name)
+
+
+def _bn_relu(x, is_training, name, relu=True):
+  x = layers.batch_normalization(x, training=is_training, name=name)
+  return tf.nn.relu(x) if relu else x
+
+
+def _option_a_shortcut(x, filters, stride):
+  """Identity shortcut: subsample, then zero-pad the new channels."""
+  if stride > 1:
+    x = x[:, ::stride, ::stride, :]
+  extra = filters - int(x.shape[-1])
+  if extra:
+    x = tf.pad(x, [[0, 0], [0, 0], [0, 0], [extra // 2, extra - extra // 2]])
+  return x
+
+
+def cifar_resnet_logits(images, is_training, depth, num_classes,
+                        shortcuts=True):
+  """A CIFAR ResNet of [1] section 4.2 (or its plain twin).
+
+  Args:
+    images: [batch, height, width, channels], 32x32 in the paper.
+    is_training: A Python bool or boolean scalar tensor.
+    depth: One of `CIFAR_BLOCKS` (20, 32, 44, 56, 110).
+    num_classes: Width of the dense layer.
+    shortcuts: False builds the plain twin.
+
+  Returns:
+    Logits [batch, num_classes].
+
+  Raises:
+    ValueError: If `depth` is not in the table.
+  """
+  if depth not in CIFAR_BLOCKS:
+    raise ValueError('unknown CIFAR ResNet depth %r; choose one of %s' %
+                     (depth, sorted(CIFAR_BLOCKS)))
+  x = layers.conv2d(images, CIFAR_FILTERS[0], 3, padding='same',
+                    use_bias=False, name='conv')
+  x = _bn_relu(x, is_training, 'conv_BN')
+  for i, filters in enumerate(CIFAR_FILTERS):
+    for j in range(CIFAR_BLOCKS[depth]):
+      name = 'stage_%d_block_%d' % (i, j)
+      stride = 2 if i > 0 and j == 0 else 1
+      with tf.name_scope(name):
+        y = layers.conv2d(x, filters, 3, strides=stride, padding='same',
+                          use_bias=False, name=name + '_conv_0')
+        y = _bn_relu(y, is_training, name + '_conv_0_BN')
+        y = layers.conv2d(y, filters, 3, padding='same', use_bias=False,
+                          name=name + '_conv_1')
+        y = _bn_relu(y, is_training, name + '_conv_1_BN', relu=False)
+        if shortcuts:
+          with tf.name_scope('shortcut_connect'):
+            y += _option_a_shortcut(x, filters, stride)
+        x = tf.nn.relu(y)
+  x = tf.reduce_mean(x, [1, 2])
+  return layers.dense(x, num_classes, name='dense')
+
+
+def resnet30_logits(images, is_training, num_classes, shortcuts=True):
+  """The 30-layer residual net for 32x32 images (or its plain twin).
+
+  Args:
+    images: [batch, 32, 32, channels].
+    is_training: A Python bool or boolean scalar tensor.
+    num_classes: Width of the dense layer.
+    shortcuts: False builds the plain twin with the same convolutions.
+
+  Returns:
+    Logits [batch, num_classes].
+  """
+  x = layers.batch_normalization(images, training=is_training,
+                                 name='input_BN')
+  x = _relu_bn(layers.conv2d(x, RESNET30_FILTERS[0], 3, padding='same',
+                             name='conv'), is_training, 'conv_BN')
+  for i, (blocks, filters) in enumerate(zip(RESNET30_BLOCKS,
+                                            RESNET30_FILTERS)):
+    for j in range(blocks):
+      name = 'stage_%d_block_%d' % (i, j)
+      stride = 2 if i > 0 and j == 0 else 1
+      with tf.name_scope(name):
+        y = layers.conv2d(x, filters, 3, strides=stride, padding='same',
+                          name=name + '_conv_0')
+        y = _relu_bn(y, is_training, name + '_conv_0_BN')
+        y = layers.conv2d(y, filters, 3, padding='same',
+                          name=name + '_conv_1')
+        if shortcuts:
+          shortcut = x
+          if stride != 1 or int(x.shape[-1]) != filters:
+            shortcut = layers.conv2d(x, filters, 1, strides=stride,
+                                     name=name + '_projection')
+          with tf.name_scope('shortcut_connect'):
+            y += shortcut
+        x = _relu_bn(y, is_training, name + '_conv_1_BN')
+  x = layers.average_pooling2d(x, RESNET30_POOL, RESNET30_POOL)
+  x = tf.reshape(x, [-1, int(x.shape[1]) * int(x.shape[2]) *
+                     int(x.shape[3])])
+  return layers.dense(x, num_classes, name='dense')
+
+
+def _course_block(x, filters, stride, stage, block, is_training, shortcuts,
+                  projection):
+  conv_base = 'res%d%s_branch' % (stage, block)
+  bn_base = 'bn%d%s_branch' % (stage, block)
+  init = tf.glorot_uniform_initializer(seed=COURSE_SEED)
+  f1, f2, f3 = filters
+  with tf.name_scope(conv_base):
+    y = layers.conv2d(x, f1, 1, strides=stride, padding='valid',
+                      kernel_initializer=init, name=conv_base + '2a')
+    y = _bn_relu(y, is_training, bn_base + '2a')
+    y = layers.conv2d(y, f2, 3, padding='same', kernel_initializer=init,
+                      name=conv_base + '2b')
+    y = _bn_relu(y, is_training, bn_base + '2b')
+    y = layers.conv2d(y, f3, 1, padding='valid', kernel_initializer=init,
+                      name=conv_base + '2c')
+    y = _bn_relu(y, is_training, bn_base + '2c', relu=False)
+    if shortcuts:
+      shortcut = x
+      if projection:
+        shortcut = layers.conv2d(x, f3, 1, strides=stride, padding='valid',
+                                 kernel_initializer=init,
+                                 name=conv_base + '1')
+        shortcut = _bn_relu(shortcut, is_training, bn_base + '1', relu=False)
+      y += shortcut
+    return tf.nn.relu(y)
+
+
+def course_resnet50_logits(images, is_training, num_classes=6,
+                           shortcuts=True):
+  """The identity/convolutional-block ResNet-50 (64x64 hand-signs).
+
+  Args:
+    images: [batch, 64, 64, 3].
+    is_training: A Python bool or boolean scalar tensor.
+    num_classes: 6 for the hand-signs; names the dense layer `fc<classes>`.
+    shortcuts: False drops every shortcut, projections included.
+
+  Returns:
+    Logits [batch, num_classes] (the softmax is the head's).
+  """
+  init = tf.glorot_uniform_initializer(seed=COURSE_SEED)
+  x = tf.pad(images, [[0, 0], [3, 3], [3, 3], [0, 0]])
+  x = layers.conv2d(x, 64, 7, strides=2, padding='valid',
+                    kernel_initializer=init, name='conv1')
+  x = _bn_relu(x, is_training, 'bn_conv1')
+  x = layers.max_pooling2d(x, 3, 2)
+  for stage, filters, stride, blocks in COURSE_STAGES:
+    for block in blocks:
+      first = block == 'a'
+      x = _course_block(x, filters, stride if first else 1, stage, block,
+                        is_training, shortcuts, projection=first)
+  x = layers.average_pooling2d(x, COURSE_POOL, COURSE_POOL, name='avg_pool')
+  x = tf.reshape(x, [-1, int(x.shape[1]) * int(x.shape[2]) *
+                     int(x.shape[3])])
+  return layers.dense(x, num_classes, kernel_initializer=init,
+                      name='fc%d' % num_classes)
+
+
+def network_fn(name):
+  """`(images, is_training, num_classes) -> logits` for a network name.
+
+  Names: cifar_resnet<d> / cifar_plain<d> (d in 20, 32, 44, 56, 110),
+  resnet30 / plain30, course_resnet50 / course_plain50.
+
+  Raises:
+    ValueError: On an unknown name; the message lists the names.
+  """
+  shortcuts = 'plain' not in name
+  if name.startswith(('cifar_resnet', 'cifar_plain')):
+    depth = name[len('cifar_resnet' if shortcuts else 'cifar_plain'):]
+    if depth.isdigit() and int(depth) in CIFAR_BLOCKS:
+      return lambda images, is_training, num_classes: cifar_resnet_logits(
+          images, is_training, int(depth), num_classes, shortcuts)
+  elif name in ('resnet30', 'plain30'):
+    return lambda images, is_training, num_classes: resnet30_logits(
+        images, is_training, num_classes, shortcuts)
+  elif name in ('course_resnet50', 'course_plain50'):
+    return lambda images, is_training, num_classes: course_resnet50_logits(
+        images, is_training, num_classes, shortcuts)
+  raise ValueError('unknown network %r; choose one of %s' %
+                   (name, ', '.join(names())))
+
+
+def names():
+  cifar = ['cifar_%s%d' % (kind, d) for kind in ('resnet', 'plain')
+           for d in sorted(CIFAR_BLOCKS)]
+  return cifar + ['resnet30', 'plain30', 'course_resnet50', 'course_plain50']
