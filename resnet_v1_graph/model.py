@@ -334,7 +334,9 @@ class NetworkModel(GraphModel):
     super().__init__(_config(config, **options))
 
   def build_logits(self, images, is_training):
-    return self._logits_fn(images, is_training, self.config.num_classes)
+    return self._logits_fn(
+        images, is_training, self.config.num_classes,
+        batch_norm_momentum=self.config.batch_norm_momentum)
 
 
 def build(model='resnet', config=None, **options):

@@ -30,6 +30,8 @@ Typical use:
   plain = nets.build('cifar_plain20', num_classes=10)
 """
 
+import functools
+
 import tensorflow.compat.v1 as tf
 
 from resnet_v1_graph import layers
@@ -52,14 +54,15 @@ COURSE_SEED = 0
 COURSE_POOL = 2
 
 
-def _relu_bn(x, is_training, name):
-  return layers.batch_normalization(tf.nn.relu(x), training=is_training,
-                                    name=name)
-
-
-def _bn_relu(x, is_training, name, relu=True):
-  x = layers.batch_normalization(x, training=is_training, name=name)
-  return tf.nn.relu(x) if relu else x
+def _normalizer(is_training, momentum):
+  """`bn(x, name, relu_before=False, relu_after=False)` for one network."""
+  def bn(x, name, relu_before=False, relu_after=False):
+    if relu_before:
+      x = tf.nn.relu(x)
+    x = layers.batch_normalization(x, momentum=momentum,
+                                   training=is_training, name=name)
+    return tf.nn.relu(x) if relu_after else x
+  return bn
 
 
 def _option_a_shortcut(x, filters, stride):
@@ -73,7 +76,8 @@ def _option_a_shortcut(x, filters, stride):
 
 
 def cifar_resnet_logits(images, is_training, depth, num_classes,
-                        shortcuts=True):
+                        shortcuts=True,
+                        batch_norm_momentum=layers.BATCH_NORM_MOMENTUM):
   """A CIFAR ResNet of [1] section 4.2 (or its plain twin).
 
   Args:
@@ -82,6 +86,7 @@ def cifar_resnet_logits(images, is_training, depth, num_classes,
     depth: One of `CIFAR_BLOCKS` (20, 32, 44, 56, 110).
     num_classes: Width of the dense layer.
     shortcuts: False builds the plain twin.
+    batch_norm_momentum: Decay of batch norm's moving averages.
 
   Returns:
     Logits [batch, num_classes].
@@ -92,9 +97,10 @@ def cifar_resnet_logits(images, is_training, depth, num_classes,
   if depth not in CIFAR_BLOCKS:
     raise ValueError('unknown CIFAR ResNet depth %r; choose one of %s' %
                      (depth, sorted(CIFAR_BLOCKS)))
+  bn = _normalizer(is_training, batch_norm_momentum)
   x = layers.conv2d(images, CIFAR_FILTERS[0], 3, padding='same',
                     use_bias=False, name='conv')
-  x = _bn_relu(x, is_training, 'conv_BN')
+  x = bn(x, 'conv_BN', relu_after=True)
   for i, filters in enumerate(CIFAR_FILTERS):
     for j in range(CIFAR_BLOCKS[depth]):
       name = 'stage_%d_block_%d' % (i, j)
@@ -102,10 +108,10 @@ def cifar_resnet_logits(images, is_training, depth, num_classes,
       with tf.name_scope(name):
         y = layers.conv2d(x, filters, 3, strides=stride, padding='same',
                           use_bias=False, name=name + '_conv_0')
-        y = _bn_relu(y, is_training, name + '_conv_0_BN')
+        y = bn(y, name + '_conv_0_BN', relu_after=True)
         y = layers.conv2d(y, filters, 3, padding='same', use_bias=False,
                           name=name + '_conv_1')
-        y = _bn_relu(y, is_training, name + '_conv_1_BN', relu=False)
+        y = bn(y, name + '_conv_1_BN')
         if shortcuts:
           with tf.name_scope('shortcut_connect'):
             y += _option_a_shortcut(x, filters, stride)
@@ -114,7 +120,8 @@ def cifar_resnet_logits(images, is_training, depth, num_classes,
   return layers.dense(x, num_classes, name='dense')
 
 
-def resnet30_logits(images, is_training, num_classes, shortcuts=True):
+def resnet30_logits(images, is_training, num_classes, shortcuts=True,
+                    batch_norm_momentum=layers.BATCH_NORM_MOMENTUM):
   """The 30-layer residual net for 32x32 images (or its plain twin).
 
   Args:
@@ -122,14 +129,15 @@ def resnet30_logits(images, is_training, num_classes, shortcuts=True):
     is_training: A Python bool or boolean scalar tensor.
     num_classes: Width of the dense layer.
     shortcuts: False builds the plain twin with the same convolutions.
+    batch_norm_momentum: Decay of batch norm's moving averages.
 
   Returns:
     Logits [batch, num_classes].
   """
-  x = layers.batch_normalization(images, training=is_training,
-                                 name='input_BN')
-  x = _relu_bn(layers.conv2d(x, RESNET30_FILTERS[0], 3, padding='same',
-                             name='conv'), is_training, 'conv_BN')
+  bn = _normalizer(is_training, batch_norm_momentum)
+  x = bn(images, 'input_BN')
+  x = bn(layers.conv2d(x, RESNET30_FILTERS[0], 3, padding='same',
+                       name='conv'), 'conv_BN', relu_before=True)
   for i, (blocks, filters) in enumerate(zip(RESNET30_BLOCKS,
                                             RESNET30_FILTERS)):
     for j in range(blocks):
@@ -138,7 +146,7 @@ def resnet30_logits(images, is_training, num_classes, shortcuts=True):
       with tf.name_scope(name):
         y = layers.conv2d(x, filters, 3, strides=stride, padding='same',
                           name=name + '_conv_0')
-        y = _relu_bn(y, is_training, name + '_conv_0_BN')
+        y = bn(y, name + '_conv_0_BN', relu_before=True)
         y = layers.conv2d(y, filters, 3, padding='same',
                           name=name + '_conv_1')
         if shortcuts:
@@ -148,14 +156,14 @@ def resnet30_logits(images, is_training, num_classes, shortcuts=True):
                                      name=name + '_projection')
           with tf.name_scope('shortcut_connect'):
             y += shortcut
-        x = _relu_bn(y, is_training, name + '_conv_1_BN')
+        x = bn(y, name + '_conv_1_BN', relu_before=True)
   x = layers.average_pooling2d(x, RESNET30_POOL, RESNET30_POOL)
   x = tf.reshape(x, [-1, int(x.shape[1]) * int(x.shape[2]) *
                      int(x.shape[3])])
   return layers.dense(x, num_classes, name='dense')
 
 
-def _course_block(x, filters, stride, stage, block, is_training, shortcuts,
+def _course_block(x, filters, stride, stage, block, bn, shortcuts,
                   projection):
   conv_base = 'res%d%s_branch' % (stage, block)
   bn_base = 'bn%d%s_branch' % (stage, block)
@@ -164,26 +172,27 @@ def _course_block(x, filters, stride, stage, block, is_training, shortcuts,
   with tf.name_scope(conv_base):
     y = layers.conv2d(x, f1, 1, strides=stride, padding='valid',
                       kernel_initializer=init, name=conv_base + '2a')
-    y = _bn_relu(y, is_training, bn_base + '2a')
+    y = bn(y, bn_base + '2a', relu_after=True)
     y = layers.conv2d(y, f2, 3, padding='same', kernel_initializer=init,
                       name=conv_base + '2b')
-    y = _bn_relu(y, is_training, bn_base + '2b')
+    y = bn(y, bn_base + '2b', relu_after=True)
     y = layers.conv2d(y, f3, 1, padding='valid', kernel_initializer=init,
                       name=conv_base + '2c')
-    y = _bn_relu(y, is_training, bn_base + '2c', relu=False)
+    y = bn(y, bn_base + '2c')
     if shortcuts:
       shortcut = x
       if projection:
         shortcut = layers.conv2d(x, f3, 1, strides=stride, padding='valid',
                                  kernel_initializer=init,
                                  name=conv_base + '1')
-        shortcut = _bn_relu(shortcut, is_training, bn_base + '1', relu=False)
+        shortcut = bn(shortcut, bn_base + '1')
       y += shortcut
     return tf.nn.relu(y)
 
 
 def course_resnet50_logits(images, is_training, num_classes=6,
-                           shortcuts=True):
+                           shortcuts=True,
+                           batch_norm_momentum=layers.BATCH_NORM_MOMENTUM):
   """The identity/convolutional-block ResNet-50 (64x64 hand-signs).
 
   Args:
@@ -191,21 +200,24 @@ def course_resnet50_logits(images, is_training, num_classes=6,
     is_training: A Python bool or boolean scalar tensor.
     num_classes: 6 for the hand-signs; names the dense layer `fc<classes>`.
     shortcuts: False drops every shortcut, projections included.
+    batch_norm_momentum: Decay of batch norm's moving averages (Keras'
+      0.99 by default).
 
   Returns:
     Logits [batch, num_classes] (the softmax is the head's).
   """
   init = tf.glorot_uniform_initializer(seed=COURSE_SEED)
+  bn = _normalizer(is_training, batch_norm_momentum)
   x = tf.pad(images, [[0, 0], [3, 3], [3, 3], [0, 0]])
   x = layers.conv2d(x, 64, 7, strides=2, padding='valid',
                     kernel_initializer=init, name='conv1')
-  x = _bn_relu(x, is_training, 'bn_conv1')
+  x = bn(x, 'bn_conv1', relu_after=True)
   x = layers.max_pooling2d(x, 3, 2)
   for stage, filters, stride, blocks in COURSE_STAGES:
     for block in blocks:
       first = block == 'a'
       x = _course_block(x, filters, stride if first else 1, stage, block,
-                        is_training, shortcuts, projection=first)
+                        bn, shortcuts, projection=first)
   x = layers.average_pooling2d(x, COURSE_POOL, COURSE_POOL, name='avg_pool')
   x = tf.reshape(x, [-1, int(x.shape[1]) * int(x.shape[2]) *
                      int(x.shape[3])])
@@ -214,10 +226,11 @@ def course_resnet50_logits(images, is_training, num_classes=6,
 
 
 def network_fn(name):
-  """`(images, is_training, num_classes) -> logits` for a network name.
+  """`(images, is_training, num_classes, **options) -> logits` by name.
 
   Names: cifar_resnet<d> / cifar_plain<d> (d in 20, 32, 44, 56, 110),
-  resnet30 / plain30, course_resnet50 / course_plain50.
+  resnet30 / plain30, course_resnet50 / course_plain50. Options are the
+  functions' keyword arguments, e.g. `batch_norm_momentum`.
 
   Raises:
     ValueError: On an unknown name; the message lists the names.
@@ -226,16 +239,18 @@ def network_fn(name):
   if name.startswith(('cifar_resnet', 'cifar_plain')):
     depth = name[len('cifar_resnet' if shortcuts else 'cifar_plain'):]
     if depth.isdigit() and int(depth) in CIFAR_BLOCKS:
-      return lambda images, is_training, num_classes: cifar_resnet_logits(
-          images, is_training, int(depth), num_classes, shortcuts)
+      return functools.partial(_cifar, depth=int(depth), shortcuts=shortcuts)
   elif name in ('resnet30', 'plain30'):
-    return lambda images, is_training, num_classes: resnet30_logits(
-        images, is_training, num_classes, shortcuts)
+    return functools.partial(resnet30_logits, shortcuts=shortcuts)
   elif name in ('course_resnet50', 'course_plain50'):
-    return lambda images, is_training, num_classes: course_resnet50_logits(
-        images, is_training, num_classes, shortcuts)
+    return functools.partial(course_resnet50_logits, shortcuts=shortcuts)
   raise ValueError('unknown network %r; choose one of %s' %
                    (name, ', '.join(names())))
+
+
+def _cifar(images, is_training, num_classes, depth, **options):
+  return cifar_resnet_logits(images, is_training, depth, num_classes,
+                             **options)
 
 
 def names():
