@@ -21,7 +21,8 @@ _EXPORTS = {
     'SlimResNet': ('model', 'SlimResNet'),
     'build': ('model', 'build'),
 }
-_MODULES = ('checkpoints', 'cli', 'config', 'data', 'layers', 'model',
+_MODULES = ('benchmark', 'checkpoints', 'cli', 'config', 'convert', 'data',
+            'export', 'finetune', 'layers', 'model', 'nets', 'preprocessing',
             'trainer')
 
 __all__ = sorted(_EXPORTS) + list(_MODULES)

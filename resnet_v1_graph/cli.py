@@ -1,8 +1,14 @@
-"""Command line: train, evaluate and predict with the graph-mode ResNets.
+"""Command line: train, evaluate and predict with the graph-mode ResNets;
+inspect, diff, convert and export their checkpoints.
 
   resnet-tf1 train --dataset digits --depth 18 --epoch 15
   resnet-tf1 evaluate --model-path runs/model
   resnet-tf1 predict --model-path runs/model --images a.png b.png
+  resnet-tf1 train --model resnet_v2_50 --init-from resnet_v2_50.ckpt
+  resnet-tf1 checkpoint inspect resnet_v2_50.ckpt
+  resnet-tf1 checkpoint diff resnet_v2_50.ckpt --model resnet_v2_50
+  resnet-tf1 export --model-path runs/model --saved-model sm --frozen m.pb
+  resnet-tf1 convert resnet50v2.h5 out/resnet_v2_50.ckpt --model resnet_v2_50
 
 Every `config.Config` field is a flag (`--batch-size`, `--learning-rate`,
 ...); `--config FILE` reads them from JSON or YAML first, flags win. The
@@ -25,6 +31,8 @@ from resnet_v1_graph import config as config_lib  # pylint: disable=g-import-not
 CONFIG_FILE = 'config.json'
 # Fields that describe the data; they follow the dataset unless given.
 SHAPE_FIELDS = ('height', 'width', 'channel', 'num_classes')
+# Commands that need neither a dataset nor a model built from flags.
+TOOL_COMMANDS = ('checkpoint', 'export', 'convert')
 
 
 def _flag(name):
@@ -79,7 +87,121 @@ def build_parser():
                            help='image files (JPEG/PNG); default: the split')
       command.add_argument('--limit', type=int, default=10,
                            help='how many examples of the split to show')
+    if name == 'train':
+      command.add_argument(
+          '--init-from', metavar='CHECKPOINT',
+          help='start from this checkpoint (fine-tuning); ignored once '
+               'model_path holds checkpoints, so a rerun resumes')
+      command.add_argument(
+          '--exclude', nargs='*', metavar='SCOPE',
+          help='scopes --init-from leaves as initialised (default: the '
+               'classification layer; optimizer slots and global_step are '
+               'never restored)')
+  _add_tool_commands(commands)
   return parser
+
+
+def _add_tool_commands(commands):
+  """Checkpoint tools, export and conversion: no dataset, no training."""
+  tools = commands.add_parser('checkpoint', help='inspect or diff checkpoints')
+  actions = tools.add_subparsers(dest='action', required=True)
+  inspect = actions.add_parser(
+      'inspect', help='variables by scope with totals, and the family')
+  inspect.add_argument('path', help='checkpoint prefix or directory, or a '
+                                    'Keras .h5/.weights.h5 file')
+  inspect.add_argument('--summary', action='store_true',
+                       help='one line per scope instead of every variable')
+  diff = actions.add_parser(
+      'diff', help='what restoring A into B misses, and the likely causes; '
+                   'exits 1 if A cannot restore B')
+  diff.add_argument('a', help='the checkpoint to restore')
+  diff.add_argument('b', nargs='?',
+                    help='a checkpoint to compare with (or use --model)')
+  diff.add_argument('--model', help="a model to compare with: 'resnet' "
+                                    "(with --depth) or e.g. resnet_v2_50")
+  diff.add_argument('--num-classes', type=int,
+                    help='classes of --model (default: none for slim, '
+                         '1001 for resnet)')
+  diff.add_argument('--depth', type=int, help="depth of --model resnet")
+  diff.add_argument('--channel', type=int, default=3,
+                    help='input channels of --model')
+  diff.add_argument('--no-arg-scope', dest='arg_scope', action='store_false',
+                    help='build the slim --model without resnet_arg_scope')
+  diff.add_argument('--training', action='store_true',
+                    help='build --model with its optimizer and global_step, '
+                         'as the trainer does')
+
+  export = commands.add_parser(
+      'export', help='SavedModel and frozen GraphDef for inference')
+  export.add_argument('--model-path', required=True,
+                      help='the training run (its config.json and '
+                           'checkpoints)')
+  export.add_argument('--checkpoint',
+                      help='default: the best, else the latest, checkpoint')
+  export.add_argument('--saved-model', help='SavedModel directory to create')
+  export.add_argument('--frozen', help='frozen GraphDef file (.pb) to write')
+
+  convert = commands.add_parser(
+      'convert', help='Keras applications weights <-> checkpoints')
+  convert.add_argument('source', help='a Keras .h5/.weights.h5 file, or a '
+                                      'checkpoint prefix or directory')
+  convert.add_argument('output', help='a checkpoint prefix, or a Keras '
+                                      '.weights.h5 file')
+  convert.add_argument('--model', required=True,
+                       help="our side: a slim v2 network (resnet_v2_50, "
+                            "..., Keras ResNet50V2 and deeper) or 'resnet' "
+                            "with --depth (Keras ResNet50 and deeper)")
+  convert.add_argument('--depth', type=int, help="depth of --model resnet")
+  convert.add_argument('--num-classes', type=int,
+                       help='classes of the output: 1001 adds the background '
+                            'class, 1000 drops it (default: as the source)')
+
+
+def _run_tool(args):
+  """Runs `checkpoint`, `export` or `convert`; returns the exit code."""
+  if args.command == 'checkpoint':
+    from resnet_v1_graph import checkpoints
+    if args.action == 'inspect':
+      print(checkpoints.format_inspection(
+          checkpoints.inspect(args.path),
+          list_variables=not args.summary))
+      return 0
+    if (args.b is None) == (args.model is None):
+      raise SystemExit('checkpoint diff: give a second checkpoint B or '
+                       '--model, not both')
+    if args.model:
+      target = checkpoints.model_variables(
+          args.model, num_classes=args.num_classes, depth=args.depth,
+          channel=args.channel, arg_scope=args.arg_scope,
+          training=args.training)
+      label = '%s%s, %s classes' % (
+          args.model, ' depth %d' % args.depth if args.depth else '',
+          args.num_classes or 'no')
+    else:
+      target, label = args.b, args.b
+    result = checkpoints.diff(args.a, target)
+    print(checkpoints.format_diff(result, (args.a, label)))
+    return 1 if result.missing or result.mismatched else 0
+  if args.command == 'export':
+    from resnet_v1_graph import export
+    if not (args.saved_model or args.frozen):
+      raise SystemExit('export: give --saved-model DIR, --frozen FILE or '
+                       'both')
+    model_name, saved = _saved_settings(args)
+    if saved is None:
+      raise FileNotFoundError('no %s in %s; export needs a training run' %
+                              (CONFIG_FILE, args.model_path))
+    cfg = config_lib.Config.from_dict(saved).replace(verbose=False)
+    written = export.export_run(model_name, cfg, checkpoint=args.checkpoint,
+                                saved_model=args.saved_model,
+                                frozen=args.frozen)
+    print(export.format_written(written))
+    return 0
+  from resnet_v1_graph import convert
+  written = convert.convert(args.source, args.output, args.model,
+                            depth=args.depth, num_classes=args.num_classes)
+  print('wrote %s (%s)' % (written, args.model))
+  return 0
 
 
 def _load_data(args, shape_hint):
@@ -136,10 +258,25 @@ def _read_images(paths, cfg):
   return np.clip(np.stack(images), 0.0, 1.0)
 
 
+def _initialize_from(model, checkpoint, exclude):
+  """Applies --init-from unless model_path already holds checkpoints."""
+  from resnet_v1_graph import finetune
+  report = finetune.initialize_from(
+      model, checkpoint,
+      exclude=finetune.DEFAULT_EXCLUDE if exclude is None else exclude)
+  if report is None:
+    print('%s holds checkpoints: resuming from them, --init-from not applied'
+          % model.config.model_path)
+  else:
+    print(finetune.format_report(report))
+
+
 def main(argv=None):
   args = build_parser().parse_args(argv)
   import tensorflow as tf
   tf.get_logger().setLevel('ERROR')
+  if args.command in TOOL_COMMANDS:
+    return _run_tool(args)
   from resnet_v1_graph import model as model_lib
 
   saved_model, saved = (None, None)
@@ -166,6 +303,8 @@ def main(argv=None):
                     source.train.num_examples,
                     source.validation.num_examples,
                     source.test.num_examples, source.image_shape))
+    if args.init_from:
+      _initialize_from(model, args.init_from, args.exclude)
     model.fit(source.train, source.validation)
     model.restore()  # The best checkpoint, by validation accuracy.
     metrics = model.evaluate(source.test)

@@ -50,6 +50,9 @@ class Config:
     precision: 'fp32'; 'bf16' (oneDNN auto-mixed-precision rewrite on CPU) or
       'fp16' (GPU auto-mixed-precision with loss scaling).
     xla: Compile the graph with XLA (global JIT).
+    keras_compatible: Pad and normalize as Keras' ResNets do, so weights
+      converted from Keras give Keras' outputs (the classic class and slim
+      v2 networks; see `convert`). Off, the graph is the classic/slim one.
     verbose: Print progress and per-epoch metrics.
   """
   depth: int = 18
@@ -74,6 +77,7 @@ class Config:
   inter_op_threads: int = 0
   precision: str = 'fp32'
   xla: bool = False
+  keras_compatible: bool = False
   verbose: bool = True
 
   def __post_init__(self):

@@ -53,6 +53,11 @@ BOTTLENECK_EXPANSION = 4
 ROOT_FILTERS = 64
 ROOT_KERNEL = 7
 DENSE_INIT_STDDEV = 0.1
+# Keras' ResNets (`keras_compatible`): batch norm epsilon, and the zeros they
+# pad before the 7x7/2 convolution and the 3x3/2 max pool ('VALID' after).
+KERAS_BATCH_NORM_EPSILON = 1.001e-5
+KERAS_CONV1_PADDING = 3
+KERAS_POOL_PADDING = 1
 
 
 def _build_head(model, logits):
@@ -95,8 +100,13 @@ def _build_head(model, logits):
                                         name='optimize')
 
 
+def _zero_pad(x, pixels):
+  return tf.pad(x, [[0, 0], [pixels, pixels], [pixels, pixels], [0, 0]])
+
+
 def resnet_logits(images, is_training, depth, num_classes,
-                  batch_norm_momentum=layers.BATCH_NORM_MOMENTUM):
+                  batch_norm_momentum=layers.BATCH_NORM_MOMENTUM,
+                  keras_compatible=False):
   """The classic ResNet v1 network, from images to logits.
 
   Args:
@@ -105,19 +115,38 @@ def resnet_logits(images, is_training, depth, num_classes,
     depth: A key of `BLOCKS_PER_STACK`.
     num_classes: Width of the dense layer.
     batch_norm_momentum: Decay of batch norm's moving averages.
+    keras_compatible: Compute what Keras' ResNet50/101/152 compute from the
+      same weights (see `convert`): zero-pad 3 pixels before First_Conv and
+      1 before the max pool, both then 'VALID' (on even sizes 'same' pads
+      2 and 3, and 0 and 1, so the windows would sit one pixel off), and
+      batch norm epsilon 1.001e-5 instead of 1e-3. Variables are the same
+      either way.
 
   Returns:
     Logits [batch, num_classes].
   """
+  epsilon = (KERAS_BATCH_NORM_EPSILON if keras_compatible
+             else layers.BATCH_NORM_EPSILON)
+
   def batch_norm(x, name):
     return layers.batch_normalization(x, momentum=batch_norm_momentum,
-                                      training=is_training, name=name)
+                                      epsilon=epsilon, training=is_training,
+                                      name=name)
 
-  x = layers.conv2d(images, ROOT_FILTERS, ROOT_KERNEL, strides=2,
-                    padding='same', name='First_Conv')
+  if keras_compatible:
+    x = layers.conv2d(_zero_pad(images, KERAS_CONV1_PADDING), ROOT_FILTERS,
+                      ROOT_KERNEL, strides=2, padding='valid',
+                      name='First_Conv')
+  else:
+    x = layers.conv2d(images, ROOT_FILTERS, ROOT_KERNEL, strides=2,
+                      padding='same', name='First_Conv')
   x = tf.nn.relu(batch_norm(x, 'First_Conv_BN'))
-  x = layers.max_pooling2d(x, pool_size=3, strides=2, padding='same',
-                           name='max_pool')
+  if keras_compatible:
+    x = layers.max_pooling2d(_zero_pad(x, KERAS_POOL_PADDING), pool_size=3,
+                             strides=2, padding='valid', name='max_pool')
+  else:
+    x = layers.max_pooling2d(x, pool_size=3, strides=2, padding='same',
+                             name='max_pool')
   bottleneck = depth >= BOTTLENECK_FROM_DEPTH
   for i, (blocks, filters) in enumerate(
       zip(BLOCKS_PER_STACK[depth], STACK_FILTERS)):
@@ -283,7 +312,8 @@ class ResNet(GraphModel):
   def build_logits(self, images, is_training):
     return resnet_logits(images, is_training, self.depth,
                          self.config.num_classes,
-                         self.config.batch_norm_momentum)
+                         self.config.batch_norm_momentum,
+                         keras_compatible=self.config.keras_compatible)
 
 
 class SlimResNet(GraphModel):
@@ -304,13 +334,25 @@ class SlimResNet(GraphModel):
     self.network = resnet_v2_slim.get_network(name)
     self.name = name
     self._arg_scope = resnet_v2_slim.resnet_arg_scope
-    super().__init__(_config(config, **options))
+    cfg = _config(config, **options)
+    if cfg.keras_compatible and not name.startswith('resnet_v2_'):
+      raise ValueError(
+          'keras_compatible applies to resnet_v2_* (Keras ResNet*V2) and '
+          'the classic class (Keras ResNet*); %s has no Keras counterpart'
+          % name)
+    super().__init__(cfg)
 
   def build_logits(self, images, is_training):
+    scope_options, network_options = {}, {}
+    if self.config.keras_compatible:
+      scope_options['batch_norm_epsilon'] = KERAS_BATCH_NORM_EPSILON
+      network_options['keras_padding'] = True
     with tf_slim.arg_scope(
-        self._arg_scope(weight_decay=self.config.weight_decay)):
+        self._arg_scope(weight_decay=self.config.weight_decay,
+                        **scope_options)):
       logits, _ = self.network(images, self.config.num_classes,
-                               is_training=is_training, spatial_squeeze=True)
+                               is_training=is_training, spatial_squeeze=True,
+                               **network_options)
     return logits
 
 

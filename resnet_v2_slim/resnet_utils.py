@@ -45,6 +45,10 @@ BLOCK_STRIDES = (2, 2, 2, 1)
 BOTTLENECK_EXPANSION = 4
 ROOT_DEPTH = 64
 ROOT_STRIDE = 4  # conv1 stride 2, then pool1 stride 2.
+POOL1_SIZE = 3
+# Keras' ResNetV2 pads pool1's input with one row and column of zeros on
+# every side and pools 'VALID' (`keras_padding`).
+KERAS_POOL1_PADDING = 1
 
 WEIGHT_DECAY = 1e-4
 BATCH_NORM_DECAY = 0.997
@@ -387,7 +391,7 @@ def resnet(inputs, blocks, unit_fn, preactivation, num_classes=None,
            is_training=True, global_pool=True, output_stride=None,
            include_root_block=True, spatial_squeeze=True,
            store_non_strided_activations=False, reuse=None, scope=None,
-           default_scope='resnet'):
+           default_scope='resnet', keras_padding=False):
   """The generator behind `resnet_v1.resnet_v1` and `resnet_v2.resnet_v2`.
 
   Args:
@@ -398,6 +402,10 @@ def resnet(inputs, blocks, unit_fn, preactivation, num_classes=None,
     preactivation: True for v2 [2]: conv1 has no batch norm or activation
       (the first unit normalizes its input) and the last block is followed by
       batch norm + ReLU ('postnorm'), since v2 units end with an addition.
+    keras_padding: Pad pool1's input with zeros and pool 'VALID', as Keras'
+      applications do, instead of pooling 'SAME'. The windows then start one
+      pixel earlier on even sizes, and in v2, where pool1 sees conv1's raw
+      output, a zero can win the max; weights converted from Keras need it.
     (The rest as in `resnet_v2.resnet_v2`.)
 
   Returns:
@@ -429,7 +437,14 @@ def resnet(inputs, blocks, unit_fn, preactivation, num_classes=None,
               net = conv2d_same(net, ROOT_DEPTH, 7, stride=2, scope='conv1')
           else:
             net = conv2d_same(net, ROOT_DEPTH, 7, stride=2, scope='conv1')
-          net = layers.max_pool2d(net, [3, 3], stride=2, scope='pool1')
+          if keras_padding:
+            net = tf.pad(net, [[0, 0], [KERAS_POOL1_PADDING] * 2,
+                               [KERAS_POOL1_PADDING] * 2, [0, 0]])
+            net = layers.max_pool2d(net, [POOL1_SIZE, POOL1_SIZE], stride=2,
+                                    padding='VALID', scope='pool1')
+          else:
+            net = layers.max_pool2d(net, [POOL1_SIZE, POOL1_SIZE], stride=2,
+                                    scope='pool1')
         net = stack_blocks_dense(net, blocks, output_stride,
                                  store_non_strided_activations)
         if preactivation:

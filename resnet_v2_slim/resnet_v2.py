@@ -103,7 +103,8 @@ def resnet_v2(inputs,
               include_root_block=True,
               spatial_squeeze=True,
               reuse=None,
-              scope=None):
+              scope=None,
+              keras_padding=False):
   """Generator for v2 (preactivation) ResNet models.
 
   Training for image classification on Imagenet is usually done with [224,
@@ -137,6 +138,11 @@ def resnet_v2(inputs,
     reuse: whether or not the network and its variables should be reused. To
       be able to reuse 'scope' must be given.
     scope: Optional variable_scope.
+    keras_padding: If True, pool1 zero-pads its input by one pixel and pools
+      'VALID', as Keras' ResNet50V2/101V2/152V2 do (slim pools 'SAME'). With
+      `resnet_arg_scope(batch_norm_epsilon=1.001e-5)` the network then
+      computes what the Keras model computes from the same weights (see
+      `resnet_v1_graph.convert`). Variables are the same either way.
 
   Returns:
     net: A rank-4 tensor of size [batch, height_out, width_out, channels_out].
@@ -159,7 +165,7 @@ def resnet_v2(inputs,
       is_training=is_training, global_pool=global_pool,
       output_stride=output_stride, include_root_block=include_root_block,
       spatial_squeeze=spatial_squeeze, reuse=reuse, scope=scope,
-      default_scope='resnet_v2')
+      default_scope='resnet_v2', keras_padding=keras_padding)
 
 
 resnet_v2.default_image_size = DEFAULT_IMAGE_SIZE
@@ -192,11 +198,12 @@ def _network(depth):
 
   def network(inputs, num_classes=None, is_training=True, global_pool=True,
               output_stride=None, spatial_squeeze=True, reuse=None,
-              scope='resnet_v2_%d' % depth):
+              scope='resnet_v2_%d' % depth, keras_padding=False):
     return resnet_v2(inputs, resnet_v2_blocks(depth), num_classes,
                      is_training=is_training, global_pool=global_pool,
                      output_stride=output_stride, include_root_block=True,
-                     spatial_squeeze=spatial_squeeze, reuse=reuse, scope=scope)
+                     spatial_squeeze=spatial_squeeze, reuse=reuse, scope=scope,
+                     keras_padding=keras_padding)
 
   network.__name__ = network.__qualname__ = 'resnet_v2_%d' % depth
   network.__doc__ = ('ResNet-%d v2 model of [2]. See resnet_v2() for arg and '

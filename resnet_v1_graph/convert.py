@@ -1,0 +1,376 @@
+"""Converting Keras applications' ResNet weights to checkpoints and back.
+
+Two pairs of architectures hold the same weights under different names:
+
+  * Keras ResNet50V2/101V2/152V2 and slim's `resnet_v2_50/101/152`: both
+    stride in the last unit of a block and have biases exactly where the
+    other has them (conv1, shortcuts, conv3, logits), so the 272 arrays of
+    ResNet50V2 map one to one. Keras' `predictions` dense kernel
+    [2048, classes] is slim's 1x1 `logits` convolution [1, 1, 2048, classes].
+  * Keras ResNet50/101/152 and the classic `ResNet` class of depth 50/101/152
+    (`resnet_v1_graph.model`): both stride in the first 1x1 convolution of a
+    stack's first block, with biases in every convolution.
+
+Slim's v1 generator strides in the 3x3 of a block's last unit, so no Keras
+weights fit it.
+
+Same weights do not yet give the same outputs; two details differ:
+
+  * padding: Keras zero-pads pool1's input by one pixel and pools 'VALID'
+    where slim and the classic class pool 'SAME' (which pads at the end only,
+    on even sizes, and with -inf); the classic class also pads its first 7x7/2
+    convolution 'SAME' where Keras zero-pads 3 pixels and convolves 'VALID'
+    (slim's `conv2d_same` already pads 3 and 3);
+  * batch norm epsilon: Keras uses 1.001e-5, slim 1e-5 and the classic
+    class 1e-3.
+
+`keras_graph_options` gives the opt-in settings that close both gaps: slim's
+`keras_padding=True` with `resnet_arg_scope(batch_norm_epsilon=1.001e-5)`, and
+the classic class's `keras_compatible=True`. `tests/test_convert.py` measures
+the agreement with and without them.
+
+Slim's ImageNet checkpoints have 1001 classes (class 0 is background), Keras
+1000: `adapt_classes` drops or adds the background row.
+
+Typical use:
+
+  from resnet_v1_graph import convert
+
+  convert.keras_to_checkpoint('resnet50v2.h5', 'out/resnet_v2_50.ckpt',
+                              'resnet_v2_50', num_classes=1001)
+  convert.checkpoint_to_keras('resnet_v2_50.ckpt', 'out/r50v2.weights.h5',
+                              'resnet_v2_50', num_classes=1000)
+
+or `resnet-tf1 convert SOURCE OUTPUT --model resnet_v2_50 --num-classes 1001`.
+"""
+
+import collections
+import os
+
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+from resnet_v1_graph import checkpoints
+from resnet_v1_graph import model as model_lib
+
+KERAS_BATCH_NORM_EPSILON = model_lib.KERAS_BATCH_NORM_EPSILON
+KERAS_V2_APPLICATIONS = {50: 'ResNet50V2', 101: 'ResNet101V2',
+                         152: 'ResNet152V2'}
+KERAS_V1_APPLICATIONS = {50: 'ResNet50', 101: 'ResNet101', 152: 'ResNet152'}
+# Keras numbers its stages conv2..conv5 and their blocks from 1.
+KERAS_FIRST_STAGE = 2
+BATCH_NORM_FIELDS = ('gamma', 'beta', 'moving_mean', 'moving_variance')
+# The background logit added for slim's class 0 has zero weights and this
+# bias: e^-100 is below float32's smallest normal number, so it never wins
+# and the other classes keep their probabilities.
+BACKGROUND_BIAS = -100.0
+KERAS_SUFFIX = '.weights.h5'
+
+Pair = collections.namedtuple('Pair', ['keras', 'ours'])
+
+
+def _conv(keras, ours, bias_names=('bias', 'biases'), kernel='weights'):
+  pairs = [Pair(keras + '/kernel', '%s/%s' % (ours, kernel))]
+  if bias_names:
+    pairs.append(Pair(keras + '/' + bias_names[0],
+                      '%s/%s' % (ours, bias_names[1])))
+  return pairs
+
+
+def _batch_norm(keras, ours):
+  return [Pair('%s/%s' % (keras, f), '%s/%s' % (ours, f))
+          for f in BATCH_NORM_FIELDS]
+
+
+def _slim_v2_pairs(depth, scope):
+  """Keras ResNet<depth>V2 names against slim's resnet_v2_<depth>."""
+  from resnet_v2_slim import resnet_utils
+  pairs = _conv('conv1_conv', scope + '/conv1')
+  for block, units in enumerate(resnet_utils.UNITS_PER_BLOCK[depth]):
+    for unit in range(units):
+      keras = 'conv%d_block%d_' % (block + KERAS_FIRST_STAGE, unit + 1)
+      ours = '%s/block%d/unit_%d/bottleneck_v2/' % (scope, block + 1,
+                                                    unit + 1)
+      pairs += _batch_norm(keras + 'preact_bn', ours + 'preact')
+      if unit == 0:  # The first unit of a block widens: a projection.
+        pairs += _conv(keras + '0_conv', ours + 'shortcut')
+      pairs += _conv(keras + '1_conv', ours + 'conv1', bias_names=None)
+      pairs += _batch_norm(keras + '1_bn', ours + 'conv1/BatchNorm')
+      pairs += _conv(keras + '2_conv', ours + 'conv2', bias_names=None)
+      pairs += _batch_norm(keras + '2_bn', ours + 'conv2/BatchNorm')
+      pairs += _conv(keras + '3_conv', ours + 'conv3')
+  pairs += _batch_norm('post_bn', scope + '/postnorm')
+  pairs += _conv('predictions', scope + '/logits')
+  return pairs
+
+
+def _classic_pairs(depth):
+  """Keras ResNet<depth> names against the classic class of that depth."""
+  def conv_bn(keras, ours):
+    return (_conv(keras + '_conv', ours, ('bias', 'bias'), kernel='kernel') +
+            _batch_norm(keras + '_bn', ours + '_BN'))
+
+  pairs = conv_bn('conv1', 'First_Conv')
+  for stack, blocks in enumerate(model_lib.BLOCKS_PER_STACK[depth]):
+    for block in range(blocks):
+      keras = 'conv%d_block%d_' % (stack + KERAS_FIRST_STAGE, block + 1)
+      ours = 'stack_%d_block_%d' % (stack, block)
+      if block == 0:
+        pairs += conv_bn(keras + '0', ours + '_shortcut')
+      for layer in range(3):
+        pairs += conv_bn(keras + str(layer + 1), '%s_conv_%d' % (ours, layer))
+  pairs += [Pair('predictions/kernel', 'dense/kernel'),
+            Pair('predictions/bias', 'dense/bias')]
+  return pairs
+
+
+def _depth_of(model, depth):
+  if model.startswith('resnet_v2_'):
+    return int(model[len('resnet_v2_'):])
+  return depth
+
+
+def weight_pairs(model, depth=None, scope=None):
+  """Every Keras weight name with the variable it becomes, in Keras order.
+
+  Args:
+    model: 'resnet_v2_50', 'resnet_v2_101' or 'resnet_v2_152' (Keras
+      ResNet*V2), or 'resnet' with `depth` 50, 101 or 152 (Keras ResNet*).
+    depth: The depth of 'resnet'.
+    scope: The slim scope (default the network name).
+
+  Returns:
+    A list of `Pair(keras, ours)`.
+
+  Raises:
+    ValueError: For a model Keras has no counterpart of.
+  """
+  depth = _depth_of(model, depth)
+  if model.startswith('resnet_v2_') and depth in KERAS_V2_APPLICATIONS:
+    return _slim_v2_pairs(depth, scope or model)
+  if model == 'resnet' and depth in KERAS_V1_APPLICATIONS:
+    return _classic_pairs(depth)
+  raise ValueError(
+      'no Keras counterpart of %r (depth %r); convert resnet_v2_50/101/152 '
+      '(Keras ResNet*V2) or resnet with depth 50/101/152 (Keras ResNet*); '
+      'slim v1 strides where Keras does not' % (model, depth))
+
+
+def keras_application(model, depth=None):
+  """The name of the Keras application matching `model` ('ResNet50V2', ...)."""
+  weight_pairs(model, depth)  # Raises for models without a counterpart.
+  depth = _depth_of(model, depth)
+  return (KERAS_V2_APPLICATIONS if model.startswith('resnet_v2_')
+          else KERAS_V1_APPLICATIONS)[depth]
+
+
+def keras_graph_options(model):
+  """What makes our graph compute what Keras computes from the same weights.
+
+  Returns:
+    For slim networks, {'keras_padding': True, 'batch_norm_epsilon':
+    1.001e-5} (a network argument and a `resnet_arg_scope` argument); for
+    the classic class, {'keras_compatible': True} (a `Config` field).
+  """
+  if model.startswith('resnet_v2_'):
+    return {'keras_padding': True,
+            'batch_norm_epsilon': KERAS_BATCH_NORM_EPSILON}
+  return {'keras_compatible': True}
+
+
+def adapt_classes(kernel, bias, num_classes):
+  """Adds or drops slim's background class 0 of a classification layer.
+
+  Args:
+    kernel: Weights [..., classes] (Keras' dense or slim's 1x1 conv).
+    bias: Biases [classes].
+    num_classes: The classes wanted: the same, or 1001 from 1000 (a
+      background class 0 with zero weights and `BACKGROUND_BIAS`) or 1000
+      from 1001 (class 0 dropped).
+
+  Returns:
+    (kernel, bias) with `num_classes` classes; new arrays, inputs unchanged.
+
+  Raises:
+    ValueError: For any other change of class count.
+  """
+  classes = bias.shape[-1]
+  if num_classes is None or num_classes == classes:
+    return kernel.copy(), bias.copy()
+  background = checkpoints.IMAGENET_CLASSES_WITH_BACKGROUND
+  imagenet = checkpoints.IMAGENET_CLASSES
+  if (classes, num_classes) == (background, imagenet):
+    return kernel[..., 1:].copy(), bias[1:].copy()
+  if (classes, num_classes) == (imagenet, background):
+    zeros = np.zeros(kernel.shape[:-1] + (1,), kernel.dtype)
+    return (np.concatenate([zeros, kernel], axis=-1),
+            np.concatenate([np.full([1], BACKGROUND_BIAS, bias.dtype), bias]))
+  raise ValueError(
+      'cannot turn %d classes into %d: only 1001 <-> 1000 (slim\'s '
+      'background class) is a conversion; for another task fine-tune with '
+      'the head excluded' % (classes, num_classes))
+
+
+def _head(pairs):
+  return [p for p in pairs
+          if checkpoints.is_head(p.keras) or checkpoints.is_head(p.ours)]
+
+
+def read_keras(path, model, depth=None):
+  """{Keras weight name: array} of a Keras weights file for `model`.
+
+  The legacy `.h5` format stores layer names and is read directly; Keras 3's
+  `.weights.h5` names layers by class and position, so the application is
+  built (weights=None) to load it and tell the names.
+
+  Raises:
+    FileNotFoundError: If there is no file at `path`.
+    ValueError: If the file is not of `model`'s Keras counterpart.
+  """
+  path = str(path)
+  if not os.path.isfile(path):
+    raise FileNotFoundError('no Keras weights file at %s' % path)
+  family = checkpoints.recognise(checkpoints.read_variables(path))
+  application = keras_application(model, depth)
+  expected = 'keras_v2' if model.startswith('resnet_v2_') else 'keras_v1'
+  wanted_depth = _depth_of(model, depth)
+  if family is None or (family.kind, family.depth) != (expected,
+                                                       wanted_depth):
+    raise ValueError('%s holds %s, not the weights of Keras %s' % (
+        path, checkpoints.describe_family(family), application))
+  if not path.endswith(KERAS_SUFFIX):
+    return checkpoints.read_arrays(path)
+  network = _build_keras(application, family.num_classes)
+  network.load_weights(path)
+  return {weight.path: weight.numpy() for weight in network.weights}
+
+
+def _build_keras(application, num_classes):
+  import keras  # Keras 3; only the .weights.h5 format needs it.
+  return getattr(keras.applications, application)(
+      weights=None, classes=num_classes, classifier_activation=None)
+
+
+def _ours_from_keras(keras_arrays, pairs, num_classes):
+  """{our name: array}, the head reshaped and its classes adapted."""
+  arrays = {}
+  for pair in pairs:
+    if pair.keras not in keras_arrays:
+      raise ValueError('the Keras weights lack %s' % pair.keras)
+    arrays[pair.ours] = keras_arrays[pair.keras]
+  head = _head(pairs)
+  kernel, bias = (arrays[head[0].ours], arrays[head[1].ours])
+  kernel, bias = adapt_classes(kernel, bias, num_classes)
+  if head[0].ours.endswith('/weights'):  # Slim's logits are a 1x1 conv.
+    kernel = kernel.reshape((1, 1) + kernel.shape)
+  arrays[head[0].ours], arrays[head[1].ours] = kernel, bias
+  return arrays
+
+
+def write_checkpoint(arrays, prefix):
+  """Writes {name: array} as a TensorFlow checkpoint at `prefix`.
+
+  Returns:
+    The checkpoint prefix.
+  """
+  graph = tf.Graph()
+  with graph.as_default():
+    feeds, variables = {}, {}
+    for name, value in arrays.items():
+      # Placeholders keep the arrays out of the GraphDef (and its 2 GB cap).
+      initial = tf.placeholder(tf.as_dtype(value.dtype), value.shape)
+      feeds[initial] = value
+      variables[name] = tf.Variable(initial, name=name.replace('/', '_'))
+    saver = tf.train.Saver(var_list=variables)
+    with tf.Session() as session:
+      session.run([v.initializer for v in variables.values()], feeds)
+      directory = os.path.dirname(str(prefix))
+      if directory:
+        os.makedirs(directory, exist_ok=True)
+      return saver.save(session, str(prefix), write_meta_graph=False)
+
+
+def keras_to_checkpoint(weights, prefix, model, depth=None, num_classes=None):
+  """Converts a Keras weights file into a checkpoint of `model`.
+
+  Args:
+    weights: A Keras `.h5` (legacy) or `.weights.h5` file of the application
+      matching `model` (see `keras_application`).
+    prefix: The checkpoint prefix to write.
+    model: 'resnet_v2_50/101/152' or 'resnet' (with `depth`).
+    depth: The depth of 'resnet'.
+    num_classes: Classes of the checkpoint; 1001 adds slim's background
+      class to Keras' 1000. Default: as the source.
+
+  Returns:
+    The checkpoint prefix written.
+
+  Raises:
+    ValueError: If the weights are not of the matching application, or the
+      class change is not 1000 <-> 1001.
+  """
+  pairs = weight_pairs(model, depth)
+  arrays = _ours_from_keras(read_keras(weights, model, depth), pairs,
+                            num_classes)
+  return write_checkpoint(arrays, prefix)
+
+
+def checkpoint_to_keras(checkpoint, path, model, depth=None,
+                        num_classes=None):
+  """Converts a checkpoint of `model` into a Keras 3 `.weights.h5` file.
+
+  Args:
+    checkpoint: A checkpoint prefix or directory of `model` (training state
+      in it is ignored).
+    path: The `.weights.h5` file to write; the matching application (built
+      with `weights=None, classes=num_classes`) loads it.
+    model: 'resnet_v2_50/101/152' or 'resnet' (with `depth`).
+    depth: The depth of 'resnet'.
+    num_classes: Classes of the Keras model; 1000 drops slim's background
+      class. Default: as the checkpoint.
+
+  Returns:
+    The path written.
+
+  Raises:
+    ValueError: If `path` does not end in .weights.h5, the checkpoint lacks
+      a variable of `model`, or the class change is not 1001 <-> 1000.
+  """
+  if not str(path).endswith(KERAS_SUFFIX):
+    raise ValueError('Keras 3 writes weights to files ending in %s, got %s' %
+                     (KERAS_SUFFIX, path))
+  from resnet_v1_graph import finetune
+  checkpoint = finetune.resolve_checkpoint(checkpoint)
+  stored = checkpoints.read_arrays(checkpoint)
+  pairs = weight_pairs(model, depth)
+  missing = [p.ours for p in pairs if p.ours not in stored]
+  if missing:
+    raise ValueError('checkpoint %s lacks %d variables of %s, e.g. %s; check '
+                     'it with `resnet-tf1 checkpoint diff`' % (
+                         checkpoint, len(missing), model, missing[:3]))
+  keras_arrays = {p.keras: stored[p.ours] for p in pairs}
+  head = _head(pairs)
+  kernel = keras_arrays[head[0].keras]
+  kernel = kernel.reshape(kernel.shape[-2:])  # A 1x1 conv or already 2-D.
+  kernel, bias = adapt_classes(kernel, keras_arrays[head[1].keras],
+                               num_classes)
+  keras_arrays[head[0].keras], keras_arrays[head[1].keras] = kernel, bias
+  network = _build_keras(keras_application(model, depth), bias.shape[-1])
+  for weight in network.weights:
+    weight.assign(keras_arrays[weight.path])
+  directory = os.path.dirname(str(path))
+  if directory:
+    os.makedirs(directory, exist_ok=True)
+  network.save_weights(str(path))
+  return str(path)
+
+
+def convert(source, output, model, depth=None, num_classes=None):
+  """Keras weights -> checkpoint, or checkpoint -> Keras, by file type.
+
+  Returns:
+    What was written.
+  """
+  if checkpoints.is_keras_weights(source):
+    return keras_to_checkpoint(source, output, model, depth, num_classes)
+  return checkpoint_to_keras(source, output, model, depth, num_classes)

@@ -1,0 +1,192 @@
+"""Exporting a trained model for inference: SavedModel and frozen GraphDef.
+
+Both are written from a clean inference graph, not the training graph: an
+`images` placeholder, the network with batch norm fixed in inference mode
+(`is_training` is the Python constant False, so no switch on a placeholder
+remains), and the outputs. No dataset iterator, loss, optimizer or global
+step goes in; the variables are restored from a checkpoint of the run.
+
+The names are the contract with serving code:
+
+  * input `images`: float32 [batch, height, width, channels], prepared as in
+    training (this project's trainer scales pixels to [0, 1]; see
+    `preprocessing` for other families);
+  * output `logits`: float32 [batch, num_classes];
+  * output `probabilities`: float32 [batch, num_classes], softmax of logits;
+  * output `classes`: int64 [batch], the most probable class.
+
+In the frozen GraphDef they are node names (tensors `images:0`, ...); the
+SavedModel's `serving_default` signature uses them as keys.
+
+Typical use:
+
+  from resnet_v1_graph import export, model
+
+  net = model.build('resnet', depth=18, model_path='runs/m', ...)
+  export.export(net, 'runs/m/model.ckpt-600', saved_model='out/saved_model',
+                frozen='out/frozen.pb')
+
+  # Serving, TF2 eager:
+  serve = tf.saved_model.load('out/saved_model').signatures['serving_default']
+  probabilities = serve(images=batch)['probabilities']
+"""
+
+import collections
+import os
+
+import tensorflow.compat.v1 as tf
+
+from resnet_v1_graph import checkpoints
+
+INPUT_NAME = 'images'
+OUTPUT_NAMES = ('logits', 'probabilities', 'classes')
+SIGNATURE_NAME = 'serving_default'
+
+InferenceGraph = collections.namedtuple(
+    'InferenceGraph', ['graph', 'images', 'outputs', 'saver'])
+
+
+def inference_graph(model):
+  """Builds `model`'s network for inference in a graph of its own.
+
+  Args:
+    model: A `model.GraphModel`; only its `config` and `build_logits` are
+      used.
+
+  Returns:
+    An `InferenceGraph(graph, images, outputs, saver)`: `images` the input
+    placeholder, `outputs` a dict of the `OUTPUT_NAMES` tensors, `saver` a
+    `tf.train.Saver` over the network's variables.
+  """
+  cfg = model.config
+  graph = tf.Graph()
+  with graph.as_default():
+    images = tf.placeholder(
+        tf.float32, [None, cfg.height, cfg.width, cfg.channel],
+        name=INPUT_NAME)
+    logits = tf.identity(model.build_logits(images, False), name='logits')
+    outputs = {
+        'logits': logits,
+        'probabilities': tf.nn.softmax(logits, name='probabilities'),
+        'classes': tf.argmax(logits, axis=1, name='classes'),
+    }
+    saver = tf.train.Saver()
+  return InferenceGraph(graph, images, outputs, saver)
+
+
+def _check_new(saved_model):
+  """Raises FileExistsError if `saved_model` exists: never overwritten."""
+  if saved_model and os.path.exists(saved_model):
+    raise FileExistsError('%s exists; give a new SavedModel directory' %
+                          saved_model)
+
+
+def write_saved_model(session, inference, path):
+  """Writes a SavedModel with the `serving_default` signature.
+
+  Raises:
+    FileExistsError: If `path` exists (a SavedModel is never overwritten).
+  """
+  _check_new(path)
+  with inference.graph.as_default():
+    builder = tf.saved_model.Builder(path)
+    signature = tf.saved_model.predict_signature_def(
+        inputs={INPUT_NAME: inference.images}, outputs=inference.outputs)
+    builder.add_meta_graph_and_variables(
+        session, [tf.saved_model.SERVING],
+        signature_def_map={SIGNATURE_NAME: signature},
+        strip_default_attrs=True)
+    builder.save()
+  return path
+
+
+def write_frozen(session, inference, path):
+  """Writes the inference graph with variables folded into constants.
+
+  Returns:
+    The path; the GraphDef's input node is `INPUT_NAME`, its outputs
+    `OUTPUT_NAMES`.
+  """
+  graph_def = tf.graph_util.convert_variables_to_constants(
+      session, inference.graph.as_graph_def(), list(OUTPUT_NAMES))
+  directory = os.path.dirname(path)
+  if directory:
+    os.makedirs(directory, exist_ok=True)
+  with open(path, 'wb') as f:
+    f.write(graph_def.SerializeToString())
+  return path
+
+
+def export(model, checkpoint, saved_model=None, frozen=None):
+  """Exports `model` with the weights of `checkpoint`.
+
+  Args:
+    model: A `model.GraphModel` (its training graph is not used).
+    checkpoint: A checkpoint prefix of that model.
+    saved_model: A SavedModel directory to create, or None.
+    frozen: A frozen GraphDef file to write, or None.
+
+  Returns:
+    A dict of what was written: `checkpoint`, and `saved_model` and/or
+    `frozen` paths.
+
+  Raises:
+    checkpoints.CheckpointMismatchError: If the checkpoint does not fit.
+    FileExistsError: If `saved_model` exists.
+  """
+  _check_new(saved_model)
+  inference = inference_graph(model)
+  checkpoints.check(checkpoint, inference.graph.get_collection(
+      tf.GraphKeys.GLOBAL_VARIABLES))
+  written = {'checkpoint': checkpoint}
+  with tf.Session(graph=inference.graph) as session:
+    inference.saver.restore(session, checkpoint)
+    if saved_model:
+      written['saved_model'] = write_saved_model(session, inference,
+                                                 saved_model)
+    if frozen:
+      written['frozen'] = write_frozen(session, inference, frozen)
+  return written
+
+
+def export_run(model_name, cfg, checkpoint=None, saved_model=None,
+               frozen=None):
+  """Exports a training run: the model `cfg` describes, its best checkpoint.
+
+  Args:
+    model_name: 'resnet' or a slim network name, as `model.build` takes.
+    cfg: The run's `config.Config` (its `model_path` holds checkpoints).
+    checkpoint: A checkpoint prefix; default the best of the run, else the
+      latest.
+    saved_model, frozen: As in `export`.
+
+  Returns:
+    As `export`.
+
+  Raises:
+    FileNotFoundError: If the run has no checkpoint.
+    FileExistsError: If `saved_model` exists.
+  """
+  from resnet_v1_graph import model as model_lib
+  _check_new(saved_model)
+  model = model_lib.build(model_name, config=cfg)
+  if checkpoint is None:
+    checkpoint = (model.trainer.best_checkpoint() or
+                  model.trainer.latest_checkpoint())
+    if checkpoint is None:
+      raise FileNotFoundError('no checkpoint in %s; train first' %
+                              cfg.model_path)
+  return export(model, checkpoint, saved_model=saved_model, frozen=frozen)
+
+
+def format_written(written):
+  """What `export` wrote, with the node names serving code needs."""
+  lines = ['exported %s' % written['checkpoint']]
+  if 'saved_model' in written:
+    lines.append('  SavedModel: %s (signature %s: %s -> %s)' % (
+        written['saved_model'], SIGNATURE_NAME, INPUT_NAME,
+        ', '.join(OUTPUT_NAMES)))
+  if 'frozen' in written:
+    lines.append('  frozen GraphDef: %s (input node %s, output nodes %s)' % (
+        written['frozen'], INPUT_NAME, ', '.join(OUTPUT_NAMES)))
+  return '\n'.join(lines)
