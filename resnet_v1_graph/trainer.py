@@ -32,6 +32,7 @@ import tensorflow.compat.v1 as tf
 from tensorflow.core.protobuf import rewriter_config_pb2
 
 from resnet_v1_graph import checkpoints
+from resnet_v1_graph import data
 
 CHECKPOINT_NAME = 'model.ckpt'
 BEST_DIR = 'best'
@@ -39,7 +40,6 @@ BEST_RECORD = 'best.json'
 HISTORY_FILE = 'history.json'
 CURVES_FILE = 'curves.png'
 PROGRESS_WIDTH = 30
-UINT8_MAX = 255.0
 
 
 def _in_graph(method):
@@ -367,7 +367,7 @@ class Trainer:
           'shape %s' % (expected + expected + (images.shape,)))
     if images.dtype == np.uint8:
       # Training data is scaled to [0, 1]; raw 8-bit images get the same.
-      images = images / UINT8_MAX
+      images = images / data.UINT8_MAX
     return images.astype(np.float32)
 
   @_in_graph
