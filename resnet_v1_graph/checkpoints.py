@@ -99,30 +99,16 @@ def check(path, variables, what='this model'):
   for name, stored, wanted in comparison.mismatched[:10]:
     lines.append('  shape of %s: checkpoint %s, model %s' %
                  (name, stored, wanted))
-  lines.append('  likely cause: ' + _diagnose(comparison))
+  causes = diff(path, variables).causes
+  # Optimizer state is never the reason a restore fails; name it only alone.
+  causes = [c for c in causes if c.code != 'optimizer'] or causes
+  lines.append('  A is the checkpoint, B is %s' % what)
+  lines += ['  likely cause: ' + cause.message for cause in causes]
   raise CheckpointMismatchError('\n'.join(lines))
 
 
 def _is_slot(name):
   return optimizer_of(name) is not None
-
-
-def _diagnose(comparison):
-  mismatched = [name for name, _, _ in comparison.mismatched]
-  if mismatched and all(n.split('/')[0] in ('dense', 'logits') or
-                        '/logits/' in n for n in mismatched):
-    return ('a different number of classes (the classification layer '
-            'differs); pass the num_classes the checkpoint was trained with')
-  blocks = [n for n in comparison.missing + comparison.unexpected
-            if '_block_' in n or '/unit_' in n]
-  if blocks and len(blocks) == len(comparison.missing +
-                                   comparison.unexpected):
-    return ('a different depth (only whole blocks differ); build the model '
-            'with the depth the checkpoint was trained with')
-  if mismatched:
-    return ('a different architecture or input channel count; compare the '
-            'shapes above')
-  return 'the checkpoint was written by a different model'
 
 
 # Inspection and diff: the library behind `resnet-tf1 checkpoint`.
@@ -661,8 +647,8 @@ def _causes(source, target, missing, unexpected, mismatched, families):
               'different architectures, whose weights do not carry over'))))
     elif first.depth != second.depth:
       causes.append(Cause('depth', (
-          'A is depth %s but B is depth %s: the blocks hold different '
-          'numbers of units; build B with depth %s' %
+          'a different depth: A is depth %s but B is depth %s, so the blocks '
+          'hold different numbers of units; build B with depth %s' %
           (first.depth, second.depth, first.depth))))
     elif first.scope != second.scope:
       causes.append(Cause('scope', (
@@ -676,7 +662,7 @@ def _causes(source, target, missing, unexpected, mismatched, families):
     classes = {m[1][-1] for m in head}, {m[2][-1] for m in head}
     if len(classes[0]) == len(classes[1]) == 1 and classes[0] != classes[1]:
       a, b = classes[0].pop(), classes[1].pop()
-      message = ('different numbers of classes: A has %d, B has %d; build B '
+      message = ('a different number of classes: A has %d, B has %d; build B '
                  'with num_classes=%d, or fine-tune with the head excluded '
                  '(`train --init-from A --exclude logits`)' % (a, b, a))
       if {a, b} == {IMAGENET_CLASSES, IMAGENET_CLASSES_WITH_BACKGROUND}:
@@ -705,6 +691,11 @@ def _causes(source, target, missing, unexpected, mismatched, families):
                 'never reads it' if side == 'A' else
                 'Restore A with a Saver over the model variables only (as '
                 '`train --init-from` does) and initialise the rest'))))
+  if not (first and second) and _only_whole_units_differ(missing,
+                                                         unexpected):
+    causes.append(Cause('depth', (
+        'a different depth: only whole residual units differ; build B with '
+        'the depth A was trained with')))
   if (missing or unexpected or mismatched) and not [
       c for c in causes if c.code != 'optimizer']:
     explained = all(is_training_state(n) for n in missing + unexpected) and (
@@ -713,6 +704,11 @@ def _causes(source, target, missing, unexpected, mismatched, families):
       causes.append(Cause('unknown', (
           'no usual cause recognised; compare the names and shapes above')))
   return causes
+
+
+def _only_whole_units_differ(missing, unexpected):
+  names = [n for n in missing + unexpected if not is_training_state(n)]
+  return bool(names) and all('_block_' in n or '/unit_' in n for n in names)
 
 
 def _training_state(variables):

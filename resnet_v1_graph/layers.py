@@ -103,7 +103,8 @@ def conv2d(inputs, filters, kernel_size, strides=(1, 1), padding='valid',
 
 def batch_normalization(inputs, axis=-1, momentum=BATCH_NORM_MOMENTUM,
                         epsilon=BATCH_NORM_EPSILON, center=True, scale=True,
-                        training=False, trainable=True, name=None):
+                        training=False, trainable=True, name=None,
+                        folded_bias=None):
   """Batch normalization with `tf.layers`' defaults and variables.
 
   Note `training` defaults to False, as in `tf.layers`: a training graph
@@ -120,13 +121,23 @@ def batch_normalization(inputs, axis=-1, momentum=BATCH_NORM_MOMENTUM,
     training: A Python bool or a boolean scalar tensor.
     trainable: Add `gamma` and `beta` to TRAINABLE_VARIABLES.
     name: Variable scope; defaults to a unique 'batch_normalization'.
+    folded_bias: Inference only (not in `tf.layers`): the bias a preceding
+      layer would have added to `inputs`, subtracted from the moving mean
+      instead. Normalizing `inputs + bias` with mean m equals normalizing
+      `inputs` with mean m - bias, and without the BiasAdd in between
+      TensorFlow fuses convolution, batch norm and ReLU into one kernel.
 
   Returns:
     The normalized tensor.
 
   Raises:
-    ValueError: On an unsupported `axis` or an unknown channel dimension.
+    ValueError: On an unsupported `axis` or an unknown channel dimension, or
+      a `folded_bias` in a graph that may train.
   """
+  if folded_bias is not None and training is not False:
+    raise ValueError('folded_bias needs training=False (a Python bool): in '
+                     'training the batch statistics absorb the bias and the '
+                     'moving mean must learn it')
   inputs = tf.convert_to_tensor(inputs)
   rank = inputs.shape.ndims
   if rank is None or axis not in (-1, rank - 1, 1):
@@ -151,7 +162,8 @@ def batch_normalization(inputs, axis=-1, momentum=BATCH_NORM_MOMENTUM,
                             False, dtype)
     moving_variance = _variable('moving_variance', [channels],
                                 tf.ones_initializer(), False, dtype)
-    return apply_batch_norm(inputs, gamma, beta, moving_mean, moving_variance,
+    mean = moving_mean if folded_bias is None else moving_mean - folded_bias
+    return apply_batch_norm(inputs, gamma, beta, mean, moving_variance,
                             decay=momentum, epsilon=epsilon,
                             is_training=training, data_format=data_format)
 

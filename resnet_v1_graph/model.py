@@ -128,19 +128,31 @@ def resnet_logits(images, is_training, depth, num_classes,
   epsilon = (KERAS_BATCH_NORM_EPSILON if keras_compatible
              else layers.BATCH_NORM_EPSILON)
 
-  def batch_norm(x, name):
+  def conv_bn(x, filters, kernel, strides, padding, name):
+    """`name`: conv2d with its bias, then `name`_BN: batch norm.
+
+    In an inference graph (`is_training` False in Python) the bias is folded
+    into the moving mean (see `layers.batch_normalization`) so convolution,
+    batch norm and ReLU fuse; the variables are the same either way.
+    """
+    fold = is_training is False
+    x = layers.conv2d(x, filters, kernel, strides=strides, padding=padding,
+                      use_bias=not fold, name=name)
+    bias = None
+    if fold:
+      with tf.variable_scope(name):
+        bias = tf.get_variable('bias', [filters],
+                               initializer=tf.zeros_initializer())
     return layers.batch_normalization(x, momentum=batch_norm_momentum,
                                       epsilon=epsilon, training=is_training,
-                                      name=name)
+                                      name=name + '_BN', folded_bias=bias)
 
   if keras_compatible:
-    x = layers.conv2d(_zero_pad(images, KERAS_CONV1_PADDING), ROOT_FILTERS,
-                      ROOT_KERNEL, strides=2, padding='valid',
-                      name='First_Conv')
+    x = conv_bn(_zero_pad(images, KERAS_CONV1_PADDING), ROOT_FILTERS,
+                ROOT_KERNEL, 2, 'valid', 'First_Conv')
   else:
-    x = layers.conv2d(images, ROOT_FILTERS, ROOT_KERNEL, strides=2,
-                      padding='same', name='First_Conv')
-  x = tf.nn.relu(batch_norm(x, 'First_Conv_BN'))
+    x = conv_bn(images, ROOT_FILTERS, ROOT_KERNEL, 2, 'same', 'First_Conv')
+  x = tf.nn.relu(x)
   if keras_compatible:
     x = layers.max_pooling2d(_zero_pad(x, KERAS_POOL_PADDING), pool_size=3,
                              strides=2, padding='valid', name='max_pool')
@@ -155,7 +167,7 @@ def resnet_logits(images, is_training, depth, num_classes,
         # The first block of stacks 1-3 halves the resolution.
         stride = 2 if i > 0 and j == 0 else 1
         x = _residual_block(x, filters, stride, 'stack_%d_block_%d' % (i, j),
-                            bottleneck, batch_norm)
+                            bottleneck, conv_bn)
   with tf.name_scope('global_pool'):
     x = tf.reduce_mean(x, [1, 2])
   return layers.dense(
@@ -165,7 +177,7 @@ def resnet_logits(images, is_training, depth, num_classes,
       name='dense')
 
 
-def _residual_block(inputs, filters, stride, name, bottleneck, batch_norm):
+def _residual_block(inputs, filters, stride, name, bottleneck, conv_bn):
   """A basic (two 3x3) or bottleneck (1x1, 3x3, 1x1) residual block.
 
   The stride sits in the block's first convolution, as in [1].
@@ -179,18 +191,14 @@ def _residual_block(inputs, filters, stride, name, bottleneck, batch_norm):
     x = inputs
     for k, (kernel, layer_filters) in enumerate(shapes):
       with tf.name_scope('%s_layer_%d' % (name, k)):
-        conv = '%s_conv_%d' % (name, k)
-        x = layers.conv2d(x, layer_filters, kernel,
-                          strides=stride if k == 0 else 1, padding='same',
-                          name=conv)
-        x = batch_norm(x, conv + '_BN')
+        x = conv_bn(x, layer_filters, kernel, stride if k == 0 else 1, 'same',
+                    '%s_conv_%d' % (name, k))
         if k < len(shapes) - 1:
           x = tf.nn.relu(x)
     shortcut = inputs
     if stride != 1 or inputs.shape[-1] != out_filters:
-      shortcut = layers.conv2d(inputs, out_filters, 1, strides=stride,
-                               padding='same', name=name + '_shortcut')
-      shortcut = batch_norm(shortcut, name + '_shortcut_BN')
+      shortcut = conv_bn(inputs, out_filters, 1, stride, 'same',
+                         name + '_shortcut')
     with tf.name_scope('shortcut_connect'):
       return tf.nn.relu(x + shortcut)
 

@@ -26,6 +26,7 @@ import math
 import os
 import sys
 import time
+import warnings
 
 import numpy as np
 import tensorflow.compat.v1 as tf
@@ -430,6 +431,13 @@ def session_config(cfg):
   if cfg.xla:
     proto.graph_options.optimizer_options.global_jit_level = (
         tf.OptimizerOptions.ON_1)
+    if ('--tf_xla_cpu_global_jit' not in os.environ.get('TF_XLA_FLAGS', '')
+        and not tf.config.list_physical_devices('GPU')):
+      warnings.warn(
+          'xla=True has no effect on a CPU-only machine: TensorFlow clusters '
+          'CPU graphs for XLA only with TF_XLA_FLAGS=--tf_xla_cpu_global_jit '
+          'set before it starts (and then ResNet training ran slower here; '
+          'see BENCHMARKS.md).', RuntimeWarning, stacklevel=2)
   return proto
 
 

@@ -1,4 +1,7 @@
-"""The benchmark's arithmetic (its timings are never asserted)."""
+"""The benchmark's arithmetic and profiles (timings are never asserted)."""
+
+import json
+import warnings
 
 import pytest
 
@@ -32,3 +35,116 @@ def test_forward_flops_of_resnet_v2_50_at_224():
   flops = benchmark.forward_flops(
       benchmark._slim_network(resnet_v2, 'resnet_v2_50'), 224)
   assert 7.0e9 < flops < 8.5e9
+
+
+def _two_conv_network(images, is_training):
+  """Two convolutions and a dense layer: every op's count is known."""
+  del is_training
+  tf = benchmark.tf
+  x = tf.nn.relu(tf.nn.conv2d(images, tf.get_variable('w1', [3, 3, 3, 4]),
+                              1, 'SAME'))
+  x = tf.nn.conv2d(x, tf.get_variable('w2', [3, 3, 4, 8]), 1, 'SAME')
+  return tf.matmul(tf.reduce_mean(x, [1, 2]),
+                   tf.get_variable('w3', [8, benchmark.NUM_CLASSES]))
+
+
+def test_profile_counts_each_convolution_and_gradient(tmp_path):
+  trace = tmp_path / 'step.json'
+  profile = benchmark.profile_step(_two_conv_network, 8, 2, 'fp32', 1,
+                                   trace_path=str(trace), warmup=1)
+  counts = {}
+  for row in profile['ops']:
+    group = benchmark.op_group(row['type'])
+    counts[group] = counts.get(group, 0) + row['count']
+  # Two forward convolutions, two weight gradients, and one input gradient:
+  # the images are not trainable, so the first convolution's is never built.
+  assert counts['convolution, forward'] == 2
+  assert counts['convolution, weight gradients'] == 2
+  assert counts['convolution, input gradients'] == 1
+  assert counts['dense layer'] >= 1
+  assert counts['optimizer update'] == 3  # one Adam update per variable
+  assert sum(r['share'] for r in profile['groups']) == pytest.approx(1.0)
+  assert profile['images_per_s'] == pytest.approx(2 / profile['wall_s'])
+  events = json.loads(trace.read_text())['traceEvents']
+  assert any('Conv2DBackpropFilter' in e.get('args', {}).get('op', '')
+             for e in events)
+  text = benchmark.format_profile('two convs', profile)
+  assert '| convolution, forward |' in text
+
+
+def test_inference_profile_has_no_training_ops():
+  profile = benchmark.profile_step(_two_conv_network, 8, 2, 'fp32', 1,
+                                   training=False, warmup=0)
+  groups = {r['group'] for r in profile['groups']}
+  assert 'convolution, forward' in groups
+  assert not groups & {'convolution, weight gradients',
+                       'convolution, input gradients', 'optimizer update'}
+
+
+def test_convolution_rates_by_hand():
+  profile = {'groups': [
+      {'group': 'convolution, forward', 'seconds': 0.5, 'share': 0.05},
+      {'group': 'convolution, weight gradients', 'seconds': 0.6,
+       'share': 0.06},
+      {'group': 'convolution, input gradients', 'seconds': 0.4,
+       'share': 0.04},
+      {'group': 'batch norm (forward and backward)', 'seconds': 9.0,
+       'share': 0.85}]}
+  rates = benchmark.convolution_rates(profile, 1e9, 16, 100.0)
+  # 16 GFLOP forward in 0.5 s; twice that for the gradients in 1.0 s.
+  assert rates['forward_gflops'] == pytest.approx(32.0)
+  assert rates['gradient_gflops'] == pytest.approx(32.0)
+  profile['convolution_rates'] = rates
+  assert '32.0 GFLOP/s (32% of the 100 GFLOP/s' in benchmark.format_profile(
+      'x', dict(profile, wall_s=1.0, images_per_s=16.0, op_seconds=10.5,
+                ops=[]))
+
+
+def test_unknown_network_is_named_before_any_measurement():
+  with pytest.raises(ValueError, match='resnet_v2_18.*resnet_v2_50'):
+    benchmark.run(32, 2, 'fp32', 0, 1, 0, include_keras=False,
+                  include_reference=False, networks=['resnet_v2_18'])
+
+
+def test_xla_on_a_cpu_only_machine_warns(monkeypatch):
+  from resnet_v1_graph import config as config_lib
+  from resnet_v1_graph import trainer
+  if benchmark.tf2.config.list_physical_devices('GPU'):
+    pytest.skip('a GPU is visible')
+  cfg = config_lib.DEFAULTS.replace(xla=True)
+  monkeypatch.delenv('TF_XLA_FLAGS', raising=False)
+  with pytest.warns(RuntimeWarning, match='tf_xla_cpu_global_jit'):
+    proto = trainer.session_config(cfg)
+  assert proto.graph_options.optimizer_options.global_jit_level == 1
+  monkeypatch.setenv('TF_XLA_FLAGS', '--tf_xla_cpu_global_jit')
+  with warnings.catch_warnings():
+    warnings.simplefilter('error')
+    trainer.session_config(cfg)
+
+
+def test_table_names_the_cpu_features_and_the_fp32_peak():
+  table = benchmark.format_table({
+      'machine': {'cpu': 'cpu', 'cores': 2, 'tensorflow': 'x',
+                  'isa': ['avx512f', 'avx512_bf16']},
+      'size': 224, 'batch': 16, 'precision': 'bf16', 'repeats': 5,
+      'matmul_gflops': 150.0, 'matmul_fp32_gflops': 300.0, 'rows': [],
+      'ratios': []})
+  assert '(avx512f, avx512_bf16)' in table
+  assert 'matmul peak 150.0 GFLOP/s (fp32 matmul: 300.0 GFLOP/s)' in table
+
+
+def test_a_small_run_fills_the_table():
+  result = benchmark.run(32, 2, 'fp32', 0, 1, 0, include_keras=False,
+                         include_reference=False, networks=['resnet_v2_50'],
+                         echo=lambda _: None)
+  (row,) = result['rows']
+  assert row['name'] == 'resnet_v2_slim resnet_v2_50'
+  forward = result['forward_gflop_per_image']['ResNet50V2']
+  assert 0 < forward < 7.18  # less than at 224x224
+  assert row['train_gflops'] == pytest.approx(
+      3 * forward * row['train_images_per_s'])
+  assert row['peak_share'] == pytest.approx(
+      row['train_gflops'] / result['matmul_gflops'])
+  assert result['pipeline'] is None  # only measured with the ResNet class
+  json.dumps(result)
+  assert '| resnet_v2_slim resnet_v2_50 |' in benchmark.format_table(result)

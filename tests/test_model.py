@@ -25,10 +25,12 @@ def _variables(graph):
           for v in graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES)]
 
 
-@pytest.mark.parametrize('depth', [18, 50])
-def test_tf_layers_checkpoint_restores_and_agrees(depth, tmp_path):
-  rng = np.random.RandomState(0)
-  images = rng.uniform(0, 1, (4, SIZE, SIZE, 3)).astype(np.float32)
+def _classic_checkpoint(depth, tmp_path, images, randomize_biases=False):
+  """Trains the tf.layers classic net two steps and saves it.
+
+  Returns the checkpoint, the reference graph, and its inference-mode
+  logits and predictions on `images`.
+  """
   labels = np.eye(10, dtype=np.float32)[[1, 3, 5, 7]]
   checkpoint = str(tmp_path / 'classic' / 'model.ckpt')
   reference = tf.Graph()
@@ -41,9 +43,25 @@ def test_tf_layers_checkpoint_restores_and_agrees(depth, tmp_path):
       sess.run(net['optimize'], {net['input_x']: images,
                                  net['input_y']: labels,
                                  net['is_training']: True})
+    if randomize_biases:
+      # Adam leaves the convolution biases near zero; large ones make any
+      # mistake in where they are added visible.
+      rng = np.random.RandomState(1)
+      for variable in tf.global_variables():
+        if variable.op.name.endswith('/bias'):
+          variable.load(rng.normal(0, 0.5, variable.shape.as_list()), sess)
     tf.train.Saver().save(sess, checkpoint)
     expected_logits, expected_prediction = sess.run(
         [net['logits'], net['prediction']], {net['input_x']: images})
+  return checkpoint, reference, expected_logits, expected_prediction
+
+
+@pytest.mark.parametrize('depth', [18, 50])
+def test_tf_layers_checkpoint_restores_and_agrees(depth, tmp_path):
+  rng = np.random.RandomState(0)
+  images = rng.uniform(0, 1, (4, SIZE, SIZE, 3)).astype(np.float32)
+  checkpoint, reference, expected_logits, expected_prediction = (
+      _classic_checkpoint(depth, tmp_path, images))
 
   model = _ours(depth, tmp_path)
   assert _variables(model.graph) == _variables(reference)
@@ -58,6 +76,35 @@ def test_tf_layers_checkpoint_restores_and_agrees(depth, tmp_path):
   np.testing.assert_array_equal(prediction, expected_prediction)
   assert session.run(model.global_step) == 2
   np.testing.assert_array_equal(model.predict(images), expected_prediction)
+
+
+def test_inference_graph_folds_conv_biases_into_batch_norm(tmp_path):
+  rng = np.random.RandomState(0)
+  images = rng.uniform(0, 1, (4, SIZE, SIZE, 3)).astype(np.float32)
+  checkpoint, reference, expected_logits, _ = _classic_checkpoint(
+      18, tmp_path, images, randomize_biases=True)
+  graph = tf.Graph()
+  with graph.as_default():
+    inputs = tf.placeholder(tf.float32, [None, SIZE, SIZE, 3])
+    logits = model_lib.resnet_logits(inputs, False, 18, 10)
+    model_variables = [(name, shape, dtype)
+                       for name, shape, dtype in _variables(reference)
+                       if not checkpoints.is_training_state(name)]
+    assert _variables(graph) == model_variables
+    # No bias is added to a convolution's output: batch norm takes it.
+    assert not [op for op in graph.get_operations() if op.type == 'BiasAdd'
+                and 'dense' not in op.name]
+    with tf.Session() as sess:
+      tf.train.Saver().restore(sess, checkpoint)
+      folded = sess.run(logits, {inputs: images})
+  np.testing.assert_allclose(folded, expected_logits, rtol=1e-4, atol=1e-4)
+
+
+def test_folded_bias_is_refused_in_a_training_graph():
+  with tf.Graph().as_default():
+    with pytest.raises(ValueError, match='folded_bias needs training=False'):
+      model_lib.layers.batch_normalization(
+          tf.zeros([1, 2, 2, 3]), training=True, folded_bias=tf.zeros([3]))
 
 
 @pytest.mark.parametrize('depth', [18, 34, 50, 101, 152])
