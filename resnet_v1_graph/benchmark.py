@@ -91,13 +91,17 @@ def matmul_peak(precision, repeats, threads=0):
   return _gflops_of_matmul(seconds)
 
 
-def interleaved_medians(step_sets, warmup, repeats):
+def interleaved_medians(step_sets, warmup, repeats, settle=1):
   """Median seconds of every step, measured round-robin.
 
   `step_sets` is a list of {metric: step function}. After `warmup` calls of
-  each, every round calls every step of every set once, so a change in the
+  each, every round times every step of every set once, so a change in the
   machine's speed during the run (other tenants, clocks) hits all
-  candidates alike instead of whichever happened to run then.
+  candidates alike instead of whichever happened to run then. Each timed
+  call follows `settle` untimed ones of the same step: a dozen ResNets
+  evict each other's oneDNN kernels from TensorFlow's primitive cache (1024
+  entries) and their weights from the CPU caches, and a step should find
+  its own as it would in a training loop.
 
   Returns:
     A list parallel to `step_sets` of {metric: median seconds}.
@@ -110,6 +114,8 @@ def interleaved_medians(step_sets, warmup, repeats):
   for _ in range(repeats):
     for steps, timed in zip(step_sets, times):
       for metric, step in steps.items():
+        for _ in range(settle):
+          step()
         start = time.perf_counter()
         step()
         timed[metric].append(time.perf_counter() - start)
@@ -213,7 +219,7 @@ def graph_network(build_logits, size, batch, precision, warmup, repeats,
   steps, close = graph_steps(build_logits, size, batch, precision, threads,
                              xla)
   try:
-    (medians,) = interleaved_medians([steps], warmup, repeats)
+    (medians,) = interleaved_medians([steps], warmup, repeats, settle=0)
   finally:
     close()
   return _rates(medians, batch)
@@ -358,8 +364,7 @@ def pipeline_steps(size, batch, precision, threads, xla=False, depth=50,
                            xla=xla, verbose=False)
     with net.graph.as_default():
       if metric == 'real':
-        dataset = split.as_dataset().repeat().shuffle(examples).batch(
-            batch).prefetch(tf2.data.AUTOTUNE)
+        dataset = split.batched(batch, shuffle_buffer=examples).repeat()
       else:
         images, labels = split.arrays()
         dataset = tf2.data.Dataset.from_tensors(

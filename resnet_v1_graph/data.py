@@ -9,7 +9,10 @@ ways:
   * `as_dataset()`: an unbatched `tf.data.Dataset` of (image float32
     `[height, width, channels]`, label int64 scalar), built in whatever graph
     is the default, so a trainer can create its input pipeline inside the graph
-    it owns.
+    it owns;
+  * `batched(batch_size, shuffle_buffer, seed)`: the training pipeline, in
+    stages: shuffle the raw examples (uint8, or file paths), decode in
+    parallel, batch, scale each batch in one vectorised op, prefetch.
 
 Supported sources (`DATASETS`), none of which is ever downloaded:
 
@@ -126,7 +129,6 @@ class Split(abc.ABC):
       labels: int64 array `[num_examples]`.
     """
 
-  @abc.abstractmethod
   def as_dataset(self):
     """Returns the examples as a pipeline in the default graph.
 
@@ -136,6 +138,62 @@ class Split(abc.ABC):
       An unbatched `tf.data.Dataset` of (image float32 `[height, width,
       channels]` in [0, 1], label int64 scalar), in a fixed order.
     """
+    dataset = self.raw_dataset()
+    for stage in (self.decode, self.normalize):
+      if stage is not None:
+        dataset = dataset.map(stage, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset
+
+  # The pipeline in stages, so that `batched` shuffles the cheapest form of
+  # an example and runs elementwise work once per batch.
+
+  @abc.abstractmethod
+  def raw_dataset(self):
+    """The examples as stored: what a shuffle buffer should hold.
+
+    Returns:
+      An unbatched `tf.data.Dataset` in a fixed order; `decode`, then
+      `normalize`, turn its elements into `as_dataset()`'s.
+    """
+
+  decode = None
+  """Per-example work (reading and decoding a file), or None."""
+
+  normalize = None
+  """Elementwise work that runs as well on a batch as on one example (uint8
+  to [0, 1]), or None."""
+
+  def batched(self, batch_size, shuffle_buffer=0, seed=None):
+    """The input pipeline a trainer wants, in the default graph.
+
+    Shuffles raw examples (uint8 arrays stay uint8 in the buffer; files are
+    shuffled as paths, before they are read), decodes in parallel, batches,
+    normalizes each batch in one vectorised op, and prefetches.
+
+    Args:
+      batch_size: Examples per batch; the last batch may be smaller.
+      shuffle_buffer: 0 for the fixed order; otherwise the shuffle buffer,
+        reshuffled on every pass.
+      seed: Shuffle seed, an int or an int64 scalar tensor (e.g. a
+        placeholder fed with the epoch number when an initializable
+        iterator is initialised, since re-initialising with a fixed seed
+        repeats the same order).
+
+    Returns:
+      A `tf.data.Dataset` of (images float32 `[batch, height, width,
+      channels]` in [0, 1], labels int64 `[batch]`).
+    """
+    dataset = self.raw_dataset()
+    if shuffle_buffer:
+      dataset = dataset.shuffle(shuffle_buffer, seed=seed,
+                                reshuffle_each_iteration=True)
+    if self.decode is not None:
+      dataset = dataset.map(self.decode, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.batch(batch_size)
+    if self.normalize is not None:
+      dataset = dataset.map(self.normalize,
+                            num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)
 
 
 class ArraySplit(Split):
@@ -177,7 +235,7 @@ class ArraySplit(Split):
     images = self._images.astype(np.float32) / np.float32(self._scale)
     return images, self._labels.copy()
 
-  def as_dataset(self):
+  def raw_dataset(self):
     images, labels = self._images, self._labels
     if images.nbytes <= MAX_EMBEDDED_ARRAY_BYTES:
       dataset = tf.data.Dataset.from_tensor_slices((images, labels))
@@ -193,12 +251,10 @@ class ArraySplit(Split):
               tf.TensorSpec((None,) + images.shape[1:],
                             tf.as_dtype(images.dtype)),
               tf.TensorSpec((None,), tf.int64))).unbatch()
-    scale = self._scale
+    return dataset
 
-    def to_unit_range(image, label):
-      return tf.cast(image, tf.float32) / scale, label
-
-    return dataset.map(to_unit_range)
+  def normalize(self, images, labels):
+    return tf.cast(images, tf.float32) / self._scale, labels
 
 
 class FileSplit(Split):
@@ -241,24 +297,21 @@ class FileSplit(Split):
           images, _ = session.run(batch)
     return images, self._labels.copy()
 
-  def as_dataset(self):
-    image_size, channels = self._image_size, self._channels
-
-    def decode(path, label):
-      # dtype=float32 scales 8- and 16-bit PNGs alike into [0, 1]; the channel
-      # count makes the decoders convert grayscale, RGB and RGBA to `channels`.
-      image = tf.io.decode_image(
-          tf.io.read_file(path), channels=channels, dtype=tf.float32,
-          expand_animations=False)
-      image = tf.image.resize(image, image_size,
-                              method=tf.image.ResizeMethod.BILINEAR)
-      # Interpolation is a convex combination, but float rounding can still
-      # land a hair outside [0, 1].
-      return tf.clip_by_value(image, 0., 1.), label
-
-    dataset = tf.data.Dataset.from_tensor_slices(
+  def raw_dataset(self):
+    return tf.data.Dataset.from_tensor_slices(
         (list(self._paths), self._labels))
-    return dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
+
+  def decode(self, path, label):
+    # dtype=float32 scales 8- and 16-bit PNGs alike into [0, 1]; the channel
+    # count makes the decoders convert grayscale, RGB and RGBA to `channels`.
+    image = tf.io.decode_image(
+        tf.io.read_file(path), channels=self._channels, dtype=tf.float32,
+        expand_animations=False)
+    image = tf.image.resize(image, self._image_size,
+                            method=tf.image.ResizeMethod.BILINEAR)
+    # Interpolation is a convex combination, but float rounding can still
+    # land a hair outside [0, 1].
+    return tf.clip_by_value(image, 0., 1.), label
 
 
 @dataclasses.dataclass(frozen=True)

@@ -185,22 +185,29 @@ class Trainer:
            sorted(set(bad.tolist()))[:10]))
 
   def _dataset(self, split, what, shuffle):
-    """Builds the batched pipeline for `split` in the model's graph."""
+    """Builds the batched pipeline for `split` in the model's graph.
+
+    A shuffled pipeline takes its shuffle seed from `self.epoch_seed`, fed
+    with the epoch number when the iterator is initialised: each epoch gets
+    its own order (beside the graph seed, `config.seed`), and a resumed run
+    replays exactly the order an uninterrupted one would have used.
+    """
     self._check_split(split, what)
-    dataset = split.as_dataset()
+    if shuffle:
+      self.epoch_seed = tf.placeholder_with_default(
+          tf.constant(0, tf.int64), [], name='epoch_seed')
+    dataset = split.batched(
+        self.config.batch_size,
+        shuffle_buffer=(self.config.shuffle_buffer or split.num_examples
+                        if shuffle else 0),
+        seed=self.epoch_seed if shuffle else None)
     expected = [self.config.height, self.config.width, self.config.channel]
-    got = dataset.element_spec[0].shape.as_list()
+    got = dataset.element_spec[0].shape.as_list()[1:]
     if got != expected:
       raise ValueError(
           'the %s images are %s but the model expects [height, width, '
           'channel] = %s; build the model with the data\'s shape or resize '
           'the data' % (what, got, expected))
-    if shuffle:
-      buffer = self.config.shuffle_buffer or split.num_examples
-      dataset = dataset.shuffle(buffer, seed=self.config.seed,
-                                reshuffle_each_iteration=True)
-    dataset = dataset.batch(self.config.batch_size)
-    dataset = dataset.prefetch(tf.data.AUTOTUNE)
     iterator = tf.data.make_initializable_iterator(dataset)
     return iterator, iterator.string_handle()
 
@@ -262,7 +269,7 @@ class Trainer:
         for name in (('train', 'validation') if val else ('train',))}
     try:
       for epoch in range(first_epoch, cfg.epoch):
-        session.run(train_iterator.initializer)
+        session.run(train_iterator.initializer, {self.epoch_seed: epoch})
         feed = {model.dataset_handle: self._handle(train_iterator,
                                                    train_handle),
                 model.is_training: True}

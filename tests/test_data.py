@@ -642,6 +642,53 @@ def test_as_dataset_in_graph_mode_yields_arrays(case, max_embedded_bytes,
     np.testing.assert_array_equal(got_images, images)
 
 
+@pytest.mark.parametrize('case', ('cifar10', 'folder'))
+def test_batched_pipeline_holds_raw_examples_and_yields_arrays(
+    case, cifar_paths, signs_path, folder_path):
+  split = _load_case(case, cifar_paths, signs_path, folder_path).train
+  images, labels = split.arrays()
+  raw = split.raw_dataset().element_spec[0]
+  # The shuffle buffer holds uint8 pixels or file paths, never float32.
+  assert raw.dtype == (tf.string if case == 'folder' else tf.uint8)
+
+  def unbatch(dataset):
+    return lambda: dataset().unbatch()
+
+  in_order = _collect(unbatch(lambda: split.batched(5)))
+  np.testing.assert_array_equal(in_order[0], images)
+  np.testing.assert_array_equal(in_order[1], labels)
+  with tf.Graph().as_default():
+    tf.compat.v1.set_random_seed(0)
+    seed = tf.compat.v1.placeholder(tf.int64, [])
+    dataset = split.batched(5, shuffle_buffer=split.num_examples, seed=seed)
+    assert dataset.element_spec[0].shape.as_list() == [None] + list(
+        images.shape[1:])
+    batch = tf.compat.v1.data.make_initializable_iterator(dataset)
+    next_batch = batch.get_next()
+    epochs = []
+    with tf.compat.v1.Session() as session:
+      for epoch in (0, 1, 0):  # as the trainer feeds it: the epoch number
+        session.run(batch.initializer, {seed: epoch})
+        got = []
+        while True:
+          try:
+            got.append(session.run(next_batch))
+          except tf.errors.OutOfRangeError:
+            break
+        epochs.append((np.concatenate([g[0] for g in got]),
+                       np.concatenate([g[1] for g in got])))
+  label_of = {image.tobytes(): label for image, label in zip(images, labels)}
+  for shuffled_images, shuffled_labels in epochs:
+    # The same examples, each image still with its label, in a new order.
+    assert len(shuffled_labels) == len(labels)
+    assert [label_of[image.tobytes()] for image in shuffled_images] == (
+        shuffled_labels.tolist())
+    assert len({image.tobytes() for image in shuffled_images}) == len(
+        label_of)
+  assert not np.array_equal(epochs[0][1], epochs[1][1])  # a new order
+  np.testing.assert_array_equal(epochs[0][1], epochs[2][1])  # reproducible
+
+
 def test_file_split_arrays_leave_the_callers_graph_alone(folder_path):
   with tf.Graph().as_default() as graph:
     source = data.load_folder(folder_path, image_size=FOLDER_IMAGE_SIZE)
