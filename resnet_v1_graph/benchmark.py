@@ -43,17 +43,6 @@ NUM_CLASSES = 1000
 OURS = 'ours'
 
 
-def _median_seconds(step, warmup, repeats):
-  for _ in range(warmup):
-    step()
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    step()
-    times.append(time.perf_counter() - start)
-  return statistics.median(times), times
-
-
 def _session_config(precision, threads, xla=False):
   from resnet_v1_graph import config as config_lib
   from resnet_v1_graph import trainer
@@ -85,14 +74,14 @@ def matmul_peak(precision, repeats, threads=0):
   """GFLOP/s of a 4096x4096 matmul in a graph session."""
   step, close = _matmul_step(precision, threads)
   try:
-    seconds, _ = _median_seconds(step, 2, repeats)
+    (medians,) = interleaved_medians([{'matmul': step}], 2, repeats, settle=0)
   finally:
     close()
-  return _gflops_of_matmul(seconds)
+  return _gflops_of_matmul(medians['matmul'])
 
 
-def interleaved_medians(step_sets, warmup, repeats, settle=1):
-  """Median seconds of every step, measured round-robin.
+def interleaved_times(step_sets, warmup, repeats, settle=1):
+  """Seconds of every step, measured round-robin.
 
   `step_sets` is a list of {metric: step function}. After `warmup` calls of
   each, every round times every step of every set once, so a change in the
@@ -104,7 +93,7 @@ def interleaved_medians(step_sets, warmup, repeats, settle=1):
   its own as it would in a training loop.
 
   Returns:
-    A list parallel to `step_sets` of {metric: median seconds}.
+    A list parallel to `step_sets` of {metric: [seconds of each round]}.
   """
   for steps in step_sets:
     for step in steps.values():
@@ -119,8 +108,14 @@ def interleaved_medians(step_sets, warmup, repeats, settle=1):
         start = time.perf_counter()
         step()
         timed[metric].append(time.perf_counter() - start)
-  return [{metric: statistics.median(values)
-           for metric, values in timed.items()} for timed in times]
+  return times
+
+
+def interleaved_medians(step_sets, warmup, repeats, settle=1):
+  """`interleaved_times`, reduced to {metric: median seconds} per set."""
+  return [{metric: statistics.median(values) for metric, values in
+           timed.items()}
+          for timed in interleaved_times(step_sets, warmup, repeats, settle)]
 
 
 def forward_flops(build_logits, size):
@@ -211,18 +206,6 @@ def _rates(medians, batch):
   return {'train_images_per_s': batch / medians['train'],
           'latency_ms': medians['latency'] * 1e3,
           'infer_images_per_s': INFERENCE_BATCH / medians['infer']}
-
-
-def graph_network(build_logits, size, batch, precision, warmup, repeats,
-                  threads, xla=False):
-  """Training and inference timings of one graph network, synthetic data."""
-  steps, close = graph_steps(build_logits, size, batch, precision, threads,
-                             xla)
-  try:
-    (medians,) = interleaved_medians([steps], warmup, repeats, settle=0)
-  finally:
-    close()
-  return _rates(medians, batch)
 
 
 # Where a step's time goes: op types grouped the way a reader thinks of them.
@@ -654,9 +637,12 @@ def book(size, batch, batches, precision, threads, echo=print):
       else:
         target = tf.gradients(tf.nn.l2_loss(logits),
                               tf.trainable_variables())
-      with tf.Session(config=_session_config(precision, threads)) as sess:
-        sess.run(tf.global_variables_initializer())
-        _, times = _median_seconds(lambda: sess.run(target), 1, batches)
+    step, close = _open(graph, target, precision, threads, False)
+    try:
+      (timed,) = interleaved_times([{mode: step}], 1, batches, settle=0)
+    finally:
+      close()
+    times = timed[mode]
     out[mode] = {'mean_s': statistics.mean(times),
                  'sd_s': statistics.stdev(times) if len(times) > 1 else 0.0}
     echo('%s across %d steps, %.3f +/- %.3f sec / batch' % (

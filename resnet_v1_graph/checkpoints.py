@@ -93,7 +93,7 @@ def check(path, variables, what='this model'):
                        ('not in the model', comparison.unexpected)):
     if names:
       # Model variables first: optimizer slots follow from them.
-      shown = sorted(names, key=lambda n: (_is_slot(n), n))[:10]
+      shown = sorted(names, key=lambda n: (is_training_state(n), n))[:10]
       lines.append('  %s (%d): %s' % (title, len(names), ', '.join(shown) +
                                       (' ...' if len(names) > 10 else '')))
   for name, stored, wanted in comparison.mismatched[:10]:
@@ -105,10 +105,6 @@ def check(path, variables, what='this model'):
   lines.append('  A is the checkpoint, B is %s' % what)
   lines += ['  likely cause: ' + cause.message for cause in causes]
   raise CheckpointMismatchError('\n'.join(lines))
-
-
-def _is_slot(name):
-  return optimizer_of(name) is not None
 
 
 # Inspection and diff: the library behind `resnet-tf1 checkpoint`.

@@ -651,10 +651,7 @@ def test_batched_pipeline_holds_raw_examples_and_yields_arrays(
   # The shuffle buffer holds uint8 pixels or file paths, never float32.
   assert raw.dtype == (tf.string if case == 'folder' else tf.uint8)
 
-  def unbatch(dataset):
-    return lambda: dataset().unbatch()
-
-  in_order = _collect(unbatch(lambda: split.batched(5)))
+  in_order = _collect(lambda: split.batched(5).unbatch())
   np.testing.assert_array_equal(in_order[0], images)
   np.testing.assert_array_equal(in_order[1], labels)
   with tf.Graph().as_default():
