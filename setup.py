@@ -31,6 +31,7 @@ setup(
         'h5py',
         'matplotlib',
         'pyyaml',
+        'tqdm',
     ],
     extras_require={
         'cpu': ['tensorflow-cpu' + TENSORFLOW_VERSION],
@@ -43,7 +44,7 @@ setup(
     entry_points={
         'console_scripts': [
             'resnet-tf1=resnet_v1_graph.cli:main',
-            'resnet-tf1-benchmark=resnet_v1_graph.benchmark:main',
+            'resnet-tf1-benchmark=resnet_v1_graph.tools.benchmark:main',
         ],
     },
     license='Apache-2.0',

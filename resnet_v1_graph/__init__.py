@@ -12,20 +12,37 @@ Typical use:
 
 import importlib
 
-# Loaded on first use, so that `resnet-tf1 --help` and the CLI's logging
-# settings come before TensorFlow is imported.
+# Loaded on first use, so that `resnet-tf1` sets TensorFlow's logging before
+# TensorFlow is imported.
 _EXPORTS = {
+    'Classifier': ('classifier', 'Classifier'),
     'Config': ('config', 'Config'),
     'GraphModel': ('model', 'GraphModel'),
-    'ResNet': ('model', 'ResNet'),
-    'SlimResNet': ('model', 'SlimResNet'),
-    'build': ('model', 'build'),
+    'ResNet': ('classifier', 'ResNet'),
+    'SlimResNet': ('classifier', 'SlimResNet'),
+    'build': ('classifier', 'build'),
 }
-_MODULES = ('benchmark', 'checkpoints', 'cli', 'config', 'convert', 'data',
-            'export', 'finetune', 'layers', 'model', 'nets', 'preprocessing',
-            'trainer')
+# Submodules by attribute; the last four are where they lived before the
+# package was layered, kept so that older imports still work.
+_MODULES = {
+    'checkpoints': 'checkpoints',
+    'classifier': 'classifier',
+    'cli': 'cli',
+    'config': 'config',
+    'data': 'data',
+    'export': 'export',
+    'model': 'model',
+    'nets': 'nets',
+    'preprocessing': 'preprocessing',
+    'tools': 'tools',
+    'training': 'training',
+    'convert': 'checkpoints.convert',
+    'finetune': 'training.finetune',
+    'layers': 'nets.layers',
+    'trainer': 'training.trainer',
+}
 
-__all__ = sorted(_EXPORTS) + list(_MODULES)
+__all__ = sorted(_EXPORTS) + sorted(_MODULES)
 
 
 def __getattr__(name):
@@ -34,5 +51,5 @@ def __getattr__(name):
     return getattr(importlib.import_module('resnet_v1_graph.' + module),
                    attribute)
   if name in _MODULES:
-    return importlib.import_module('resnet_v1_graph.' + name)
+    return importlib.import_module('resnet_v1_graph.' + _MODULES[name])
   raise AttributeError('module resnet_v1_graph has no attribute %r' % name)

@@ -10,25 +10,36 @@ inspect, diff, convert and export their checkpoints.
   resnet-tf1 export --model-path runs/model --saved-model sm --frozen m.pb
   resnet-tf1 convert resnet50v2.h5 out/resnet_v2_50.ckpt --model resnet_v2_50
 
-Every `config.Config` field is a flag (`--batch-size`, `--learning-rate`,
-...); `--config FILE` reads them from JSON or YAML first, flags win. The
-input shape and class count come from the dataset. `train` writes the
-configuration to `<model_path>/config.json`, and `evaluate`/`predict` start
-from it, so they rebuild the same network.
+Every `config.Config` field is a flag (`--model`, `--batch-size`,
+`--learning-rate`, ...); `--config FILE` reads them from JSON or YAML first,
+flags win. The input shape and class count come from the dataset. `train`
+writes the configuration, network name included, to
+`<model_path>/config.json`; `evaluate`, `predict` and `export` start from it,
+so `--model-path` alone rebuilds the same network.
 """
 
 import argparse
 import dataclasses
-import json
 import os
 import sys
 
 # Before TensorFlow loads: keep its C++ start-up chatter off the console.
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
-from resnet_v1_graph import config as config_lib  # pylint: disable=g-import-not-at-top
+# pylint: disable=g-import-not-at-top
+import tensorflow as tf
 
-CONFIG_FILE = 'config.json'
+from resnet_v1_graph import checkpoints
+from resnet_v1_graph import classifier
+from resnet_v1_graph import config as config_lib
+from resnet_v1_graph import data
+from resnet_v1_graph import export
+from resnet_v1_graph.checkpoints import convert
+from resnet_v1_graph.nets import registry
+from resnet_v1_graph.training import finetune
+from resnet_v1_graph.training import rundir
+# pylint: enable=g-import-not-at-top
+
 # Fields that describe the data; they follow the dataset unless given.
 SHAPE_FIELDS = ('height', 'width', 'channel', 'num_classes')
 # Commands that need neither a dataset nor a model built from flags.
@@ -51,13 +62,17 @@ def _add_config_flags(parser):
   group = parser.add_argument_group('configuration (defaults in config.py)')
   for field in dataclasses.fields(config_lib.Config):
     kind = _parse_bool if field.type in (bool, 'bool') else type(field.default)
+    # The network is named from the registry's table; say so in --help.
+    choices = registry.names() if field.name == 'model' else None
     group.add_argument(_flag(field.name), dest=field.name, type=kind,
-                       default=None, metavar=field.name.upper(),
-                       help='default %r' % (field.default,))
+                       default=None, choices=choices,
+                       metavar=field.name.upper(),
+                       help='default %r%s' % (field.default, (
+                           '; one of ' + ', '.join(choices)) if choices
+                                              else ''))
 
 
 def _add_data_flags(parser):
-  from resnet_v1_graph import data
   parser.add_argument('--dataset', default='digits', choices=data.DATASETS,
                       help='digits is bundled; the others need --data-path')
   parser.add_argument('--data-path', help='dataset file or folder')
@@ -73,9 +88,6 @@ def build_parser():
                      ('evaluate', 'loss and accuracy on a split'),
                      ('predict', 'labels for image files or a split')):
     command = commands.add_parser(name, help=text)
-    command.add_argument('--model', default='resnet',
-                         help="'resnet' (the classic class, --depth) or a "
-                              "slim network such as resnet_v2_50")
     command.add_argument('--config', help='JSON or YAML file of settings')
     _add_data_flags(command)
     _add_config_flags(command)
@@ -160,7 +172,6 @@ def _add_tool_commands(commands):
 def _run_tool(args):
   """Runs `checkpoint`, `export` or `convert`; returns the exit code."""
   if args.command == 'checkpoint':
-    from resnet_v1_graph import checkpoints
     if args.action == 'inspect':
       print(checkpoints.format_inspection(
           checkpoints.inspect(args.path),
@@ -183,21 +194,16 @@ def _run_tool(args):
     print(checkpoints.format_diff(result, (args.a, label)))
     return 1 if result.missing or result.mismatched else 0
   if args.command == 'export':
-    from resnet_v1_graph import export
     if not (args.saved_model or args.frozen):
       raise SystemExit('export: give --saved-model DIR, --frozen FILE or '
                        'both')
-    model_name, saved = _saved_settings(args)
-    if saved is None:
-      raise FileNotFoundError('no %s in %s; export needs a training run' %
-                              (CONFIG_FILE, args.model_path))
-    cfg = config_lib.Config.from_dict(saved).replace(verbose=False)
-    written = export.export_run(model_name, cfg, checkpoint=args.checkpoint,
+    cfg = _run_config(args.model_path)
+    written = export.export_run(cfg.replace(verbose=False),
+                                checkpoint=args.checkpoint,
                                 saved_model=args.saved_model,
                                 frozen=args.frozen)
     print(export.format_written(written))
     return 0
-  from resnet_v1_graph import convert
   written = convert.convert(args.source, args.output, args.model,
                             depth=args.depth, num_classes=args.num_classes)
   print('wrote %s (%s)' % (written, args.model))
@@ -205,7 +211,6 @@ def _run_tool(args):
 
 
 def _load_data(args, shape_hint):
-  from resnet_v1_graph import data
   options = {}
   if args.dataset in ('digits', 'folder'):
     size = args.image_size or shape_hint
@@ -217,9 +222,7 @@ def _load_data(args, shape_hint):
 
 def _settings(args, source, saved):
   """Config: saved run < --config file < flags; shape from the data."""
-  cfg = config_lib.DEFAULTS
-  if saved:
-    cfg = config_lib.Config.from_dict(saved, cfg)
+  cfg = saved or config_lib.DEFAULTS
   if args.config:
     cfg = config_lib.Config.from_file(args.config, cfg)
   flags = {f: getattr(args, f) for f in config_lib.field_names()
@@ -232,35 +235,26 @@ def _settings(args, source, saved):
   return cfg.replace(**flags)
 
 
-def _saved_settings(args):
+def _run_config(model_path):
+  """The config of the run in `model_path`; FileNotFoundError if none."""
+  cfg = rundir.RunDir.read_config(model_path)
+  if cfg is None:
+    raise FileNotFoundError(
+        'no %s in %s: not a training run (train one with `resnet-tf1 train '
+        '--model-path %s`)' % (rundir.CONFIG_FILE, model_path, model_path))
+  return cfg
+
+
+def _saved_config(args):
+  """The saved run's config for evaluate/predict, or None before training."""
   model_path = args.model_path or (
       config_lib.Config.from_file(args.config).model_path if args.config
       else config_lib.DEFAULTS.model_path)
-  path = os.path.join(model_path, CONFIG_FILE)
-  if not os.path.exists(path):
-    return None, None
-  with open(path, encoding='utf-8') as f:
-    saved = json.load(f)
-  return saved.pop('model', 'resnet'), saved
-
-
-def _read_images(paths, cfg):
-  """Decodes image files to [N, H, W, C] in [0, 1] at the model's shape."""
-  import numpy as np
-  import tensorflow as tf
-  images = []
-  for path in paths:
-    if not os.path.isfile(path):
-      raise FileNotFoundError('image file %s does not exist' % path)
-    image = tf.io.decode_image(tf.io.read_file(path), channels=cfg.channel,
-                               expand_animations=False, dtype=tf.float32)
-    images.append(tf.image.resize(image, [cfg.height, cfg.width]).numpy())
-  return np.clip(np.stack(images), 0.0, 1.0)
+  return rundir.RunDir.read_config(model_path)
 
 
 def _initialize_from(model, checkpoint, exclude):
   """Applies --init-from unless model_path already holds checkpoints."""
-  from resnet_v1_graph import finetune
   report = finetune.initialize_from(
       model, checkpoint,
       exclude=finetune.DEFAULT_EXCLUDE if exclude is None else exclude)
@@ -273,64 +267,63 @@ def _initialize_from(model, checkpoint, exclude):
 
 def main(argv=None):
   args = build_parser().parse_args(argv)
-  import tensorflow as tf
   tf.get_logger().setLevel('ERROR')
   if args.command in TOOL_COMMANDS:
     return _run_tool(args)
-  from resnet_v1_graph import model as model_lib
-
-  saved_model, saved = (None, None)
-  if args.command != 'train':
-    saved_model, saved = _saved_settings(args)
-  model_name = saved_model if (saved_model and args.model == 'resnet') else (
-      args.model)
-  shape_hint = (saved or {}).get('height')
+  saved = _saved_config(args) if args.command != 'train' else None
   source = None
   if args.command != 'predict' or not args.images:
-    source = _load_data(args, shape_hint)
+    source = _load_data(args, saved.height if saved else None)
   cfg = _settings(args, source, saved)
-  model = model_lib.build(model_name, config=cfg)
-
+  model = classifier.Classifier(cfg)
   if args.command == 'train':
-    os.makedirs(cfg.model_path, exist_ok=True)
-    with open(os.path.join(cfg.model_path, CONFIG_FILE), 'w',
-              encoding='utf-8') as f:
-      json.dump(dict(cfg.to_dict(), model=model_name), f, indent=1)
-    if cfg.verbose:
-      print('training %s on %s: %d train, %d validation, %d test images of '
-            '%s' % (model_name if model_name != 'resnet' else
-                    'ResNet-%d' % cfg.depth, source.name,
-                    source.train.num_examples,
-                    source.validation.num_examples,
-                    source.test.num_examples, source.image_shape))
-    if args.init_from:
-      _initialize_from(model, args.init_from, args.exclude)
-    model.fit(source.train, source.validation)
-    model.restore()  # The best checkpoint, by validation accuracy.
-    metrics = model.evaluate(source.test)
-    print('test accuracy: %.4f (loss %.4f)' % (metrics['accuracy'],
-                                               metrics['loss']))
-    print('checkpoints: %s  summaries and curves: %s' %
-          (cfg.model_path, cfg.summary_path))
+    _train(args, model, source)
   elif args.command == 'evaluate':
     metrics = model.evaluate(getattr(source, args.split))
     print('%s accuracy: %.4f (loss %.4f)' % (args.split, metrics['accuracy'],
                                              metrics['loss']))
   else:
-    if args.images:
-      labels = model.predict(_read_images(args.images, cfg))
-      for path, label in zip(args.images, labels):
-        print('%s\t%d' % (path, label))
-    else:
-      images, truth = getattr(source, args.split).arrays()
-      images, truth = images[:args.limit], truth[:args.limit]
-      labels = model.predict(images)
-      names = source.class_names
-      print('index\tpredicted\ttrue')
-      for i, (label, true) in enumerate(zip(labels, truth)):
-        print('%d\t%s\t%s' % (i, names[label], names[true]))
+    _predict(args, model, source)
   model.close()
   return 0
+
+
+def _train(args, model, source):
+  """Trains, then reports the best checkpoint's test accuracy."""
+  cfg = model.config
+  rundir.RunDir.from_config(cfg).write_config(cfg)
+  if cfg.verbose:
+    print('training %s on %s: %d train, %d validation, %d test images of %s'
+          % (model.title, source.name,
+             source.train.num_examples, source.validation.num_examples,
+             source.test.num_examples, source.image_shape))
+  if args.init_from:
+    _initialize_from(model, args.init_from, args.exclude)
+  model.fit(source.train, source.validation)
+  model.restore()  # The best checkpoint, by validation accuracy.
+  metrics = model.evaluate(source.test)
+  print('test accuracy: %.4f (loss %.4f)' % (metrics['accuracy'],
+                                             metrics['loss']))
+  print('checkpoints: %s  summaries and curves: %s' %
+        (cfg.model_path, cfg.summary_path))
+
+
+def _predict(args, model, source):
+  """Prints a label per image file, or predicted and true labels of a split."""
+  cfg = model.config
+  if args.images:
+    labels = model.predict(data.read_images(args.images, cfg.height,
+                                            cfg.width, cfg.channel))
+    for path, label in zip(args.images, labels):
+      print('%s\t%d' % (path, label))
+    return
+  images, truth = getattr(source, args.split).arrays()
+  images, truth = images[:args.limit], truth[:args.limit]
+  labels = model.predict(images)
+  names = source.class_names
+  print('index\tpredicted\ttrue')
+  for i, (label, true) in enumerate(zip(labels, truth)):
+    print('%d\t%s\t%s' % (i, names[label], names[true]))
 
 
 if __name__ == '__main__':

@@ -17,7 +17,10 @@ import dataclasses
 import json
 import os
 
-DEPTHS = (18, 34, 50, 101, 152)
+from resnet_v1_graph.nets import classic
+from resnet_v1_graph.nets import registry
+
+DEPTHS = tuple(classic.BLOCKS_PER_STACK)
 PRECISIONS = ('fp32', 'bf16', 'fp16')
 
 
@@ -26,7 +29,10 @@ class Config:
   """Everything that shapes a model and its training.
 
   Attributes:
-    depth: Network depth, one of `DEPTHS`.
+    model: The network, a name of `nets.registry` ('resnet' is the classic
+      class, built at `depth`; also 'resnet_v2_50', 'cifar_resnet20', ...).
+      A run's `config.json` records it, so the run can be rebuilt.
+    depth: Depth of the classic class, one of `DEPTHS`.
     height, width, channel: Input image shape.
     num_classes: Number of classes (the width of the one-hot `input_y`).
     learning_rate: Initial Adam learning rate.
@@ -55,6 +61,7 @@ class Config:
       v2 networks; see `convert`). Off, the graph is the classic/slim one.
     verbose: Print progress and per-epoch metrics.
   """
+  model: str = registry.CLASSIC
   depth: int = 18
   height: int = 32
   width: int = 32
@@ -146,6 +153,14 @@ def _validate(cfg):
     check(ok, '%s must be a number, got %r' % (name, value))
     return value if ok else None
 
+  known = cfg.model in registry.NETWORKS
+  check(known, 'unknown model %r; choose one of %s' %
+        (cfg.model, ', '.join(registry.names())))
+  check(not (known and cfg.keras_compatible and
+             not registry.get(cfg.model).keras_compatible),
+        'keras_compatible applies to resnet_v2_* (Keras ResNet*V2) and '
+        'the classic class (Keras ResNet*); %s has no Keras counterpart'
+        % cfg.model)
   check(cfg.depth in DEPTHS,
         'unknown depth %r; choose one of %s' % (cfg.depth, list(DEPTHS)))
   for name in ('height', 'width', 'channel', 'epoch', 'batch_size',

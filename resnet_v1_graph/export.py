@@ -20,11 +20,11 @@ SavedModel's `serving_default` signature uses them as keys.
 
 Typical use:
 
-  from resnet_v1_graph import export, model
+  from resnet_v1_graph import export
+  from resnet_v1_graph.training import rundir
 
-  net = model.build('resnet', depth=18, model_path='runs/m', ...)
-  export.export(net, 'runs/m/model.ckpt-600', saved_model='out/saved_model',
-                frozen='out/frozen.pb')
+  cfg = rundir.RunDir.read_config('runs/m')
+  export.export_run(cfg, saved_model='out/saved_model', frozen='out/frozen.pb')
 
   # Serving, TF2 eager:
   serve = tf.saved_model.load('out/saved_model').signatures['serving_default']
@@ -37,6 +37,9 @@ import os
 import tensorflow.compat.v1 as tf
 
 from resnet_v1_graph import checkpoints
+from resnet_v1_graph import model as model_lib
+from resnet_v1_graph.training import rundir
+from resnet_v1_graph.training import session as session_lib
 
 INPUT_NAME = 'images'
 OUTPUT_NAMES = ('logits', 'probabilities', 'classes')
@@ -139,7 +142,7 @@ def export(model, checkpoint, saved_model=None, frozen=None):
   checkpoints.check(checkpoint, inference.graph.get_collection(
       tf.GraphKeys.GLOBAL_VARIABLES))
   written = {'checkpoint': checkpoint}
-  with tf.Session(graph=inference.graph) as session:
+  with session_lib.open_session(inference.graph, model.config) as session:
     inference.saver.restore(session, checkpoint)
     if saved_model:
       written['saved_model'] = write_saved_model(session, inference,
@@ -149,13 +152,12 @@ def export(model, checkpoint, saved_model=None, frozen=None):
   return written
 
 
-def export_run(model_name, cfg, checkpoint=None, saved_model=None,
-               frozen=None):
+def export_run(cfg, checkpoint=None, saved_model=None, frozen=None):
   """Exports a training run: the model `cfg` describes, its best checkpoint.
 
   Args:
-    model_name: 'resnet' or a slim network name, as `model.build` takes.
-    cfg: The run's `config.Config` (its `model_path` holds checkpoints).
+    cfg: The run's `config.Config` (`RunDir.read_config(model_path)`); its
+      `model` names the network and its `model_path` holds the checkpoints.
     checkpoint: A checkpoint prefix; default the best of the run, else the
       latest.
     saved_model, frozen: As in `export`.
@@ -167,16 +169,14 @@ def export_run(model_name, cfg, checkpoint=None, saved_model=None,
     FileNotFoundError: If the run has no checkpoint.
     FileExistsError: If `saved_model` exists.
   """
-  from resnet_v1_graph import model as model_lib
   _check_new(saved_model)
-  model = model_lib.build(model_name, config=cfg)
   if checkpoint is None:
-    checkpoint = (model.trainer.best_checkpoint() or
-                  model.trainer.latest_checkpoint())
+    checkpoint = rundir.RunDir.from_config(cfg).best_or_latest_checkpoint()
     if checkpoint is None:
       raise FileNotFoundError('no checkpoint in %s; train first' %
                               cfg.model_path)
-  return export(model, checkpoint, saved_model=saved_model, frozen=frozen)
+  return export(model_lib.GraphModel(cfg), checkpoint,
+                saved_model=saved_model, frozen=frozen)
 
 
 def format_written(written):

@@ -15,7 +15,8 @@ Slim's ImageNet checkpoints have 1001 classes, class 0 being 'background':
 their class k is class k - 1 of the 1000-class label sets (`label_offset`).
 
 Family names are those `checkpoints.recognise` returns, so a checkpoint
-tells its own preprocessing:
+tells its own preprocessing; a network name asks `nets.registry` which
+preprocessing its weights expect:
 
   from resnet_v1_graph import checkpoints, preprocessing
 
@@ -29,6 +30,8 @@ import collections
 import numpy as np
 import tensorflow as tf
 
+from resnet_v1_graph.nets import registry
+
 PIXEL_MAX = 255.0
 # x / 127.5 - 1 maps [0, 255] onto [-1, 1].
 INCEPTION_HALF_RANGE = PIXEL_MAX / 2
@@ -38,9 +41,8 @@ SLIM_V1_IMAGE_SIZE = 224
 SLIM_V2_IMAGE_SIZE = 299
 KERAS_IMAGE_SIZE = 224
 RGB_CHANNELS = 3
-# Classes of slim's ImageNet checkpoints: the 1000 of ImageNet after a
-# 'background' class 0.
-CLASSES_WITH_BACKGROUND = 1001
+# Slim's ImageNet checkpoints put a 'background' class 0 before ImageNet's
+# 1000 (`registry.IMAGENET_CLASSES_WITH_BACKGROUND`).
 BACKGROUND_OFFSET = 1
 
 Preprocessing = collections.namedtuple(
@@ -94,15 +96,18 @@ def for_family(family):
   """The `Preprocessing` of a family.
 
   Args:
-    family: A family name (a key of `PREPROCESSING`), a
-      `checkpoints.Family`, or a network name ('resnet_v2_50', 'resnet').
+    family: A family name (a key of `PREPROCESSING` or of
+      `nets.registry.FAMILIES`), a `checkpoints.Family`, or a network name
+      of `nets.registry` ('resnet_v2_50', 'cifar_resnet20', 'resnet').
 
   Raises:
     ValueError: If the family is unknown; the message lists the known ones.
   """
   kind = getattr(family, 'kind', family)
-  if isinstance(kind, str) and kind.startswith(('resnet_v1_', 'resnet_v2_')):
-    kind = 'slim_v' + kind[len('resnet_v')]
+  if kind in registry.NETWORKS:
+    kind = registry.get(kind).preprocessing
+  elif kind in registry.FAMILIES:
+    kind = registry.FAMILIES[kind].preprocessing
   if kind not in PREPROCESSING:
     raise ValueError('no preprocessing known for %r; choose one of %s' %
                      (family, ', '.join(sorted(PREPROCESSING))))
@@ -138,7 +143,8 @@ def preprocess(images, family):
 
 def label_offset(num_classes):
   """1 for slim's 1001-class checkpoints (class 0 is background), else 0."""
-  return BACKGROUND_OFFSET if num_classes == CLASSES_WITH_BACKGROUND else 0
+  return (BACKGROUND_OFFSET
+          if num_classes == registry.IMAGENET_CLASSES_WITH_BACKGROUND else 0)
 
 
 def to_dataset_labels(predictions, num_classes):

@@ -8,8 +8,9 @@ moving_variance}`) in the same collections, and compute the same numbers with
 the same kernels (`Conv2D`, `FusedBatchNormV3`, `MaxPool`), so checkpoints move
 between the two unchanged. They never import tf-keras.
 
-Every layer is registered with `tf_slim.add_arg_scope`, so `tf_slim.arg_scope`
-sets their defaults exactly as it does for slim's own layers.
+`conv2d`, `fully_connected`, `batch_norm`, `max_pool2d` and `avg_pool2d` are
+registered with `tf_slim.add_arg_scope`, so `tf_slim.arg_scope` sets their
+defaults exactly as it does for slim's own layers (`softmax` is not).
 
 Typical use:
 
@@ -21,103 +22,21 @@ Typical use:
     net = layers.conv2d(images, 64, [3, 3], scope='conv1')
 """
 
-import math
-
 import tensorflow.compat.v1 as tf
 from tf_slim import add_arg_scope
 from tf_slim.layers import utils as slim_utils
 
+# Part of this module's API, as in tf_slim.layers; defined in `initializers`.
+from resnet_v2_slim.initializers import l2_regularizer
+from resnet_v2_slim.initializers import variance_scaling_initializer
+from resnet_v2_slim.initializers import xavier_initializer
+
 DATA_FORMAT_NHWC = 'NHWC'
 DATA_FORMAT_NCHW = 'NCHW'
-
-# Variance-scaling draws from a normal truncated at two standard deviations;
-# 1.3 restores the variance the truncation removes (slim's constant).
-TRUNCATED_NORMAL_VARIANCE_CORRECTION = 1.3
 
 collect_named_outputs = slim_utils.collect_named_outputs
 convert_collection_to_dict = slim_utils.convert_collection_to_dict
 last_dimension = slim_utils.last_dimension
-
-
-def l2_regularizer(scale, scope=None):
-  """Returns a function computing `scale * sum(weights ** 2) / 2`.
-
-  Args:
-    scale: A non-negative Python number. 0 disables the regularizer.
-    scope: Optional name scope for the loss op.
-
-  Returns:
-    A function `f(weights)` returning a scalar loss tensor, or None when
-    `scale` is 0.
-
-  Raises:
-    ValueError: If `scale` is negative or not a number.
-  """
-  if isinstance(scale, bool) or not isinstance(scale, (int, float)):
-    raise ValueError('l2_regularizer scale must be a number, got %r' % (scale,))
-  if scale < 0.:
-    raise ValueError('l2_regularizer scale must be >= 0, got %g' % scale)
-  if scale == 0.:
-    return lambda _: None
-
-  def l2(weights):
-    with tf.name_scope(scope, 'l2_regularizer', [weights]) as name:
-      my_scale = tf.convert_to_tensor(
-          scale, dtype=weights.dtype.base_dtype, name='scale')
-      return tf.multiply(my_scale, tf.nn.l2_loss(weights), name=name)
-
-  return l2
-
-
-def variance_scaling_initializer(factor=2.0, mode='FAN_IN', uniform=False,
-                                 seed=None, dtype=tf.float32):
-  """He/Glorot-style initializer with slim's conventions.
-
-  With the defaults this is He et al.'s initializer for ReLU networks: a
-  truncated normal with variance `2 / fan_in`.
-
-  Args:
-    factor: Multiplicative factor on the variance.
-    mode: 'FAN_IN', 'FAN_OUT' or 'FAN_AVG'.
-    uniform: Draw from a uniform distribution instead of a truncated normal.
-    seed: Optional Python integer seed.
-    dtype: The floating point type of the values.
-
-  Returns:
-    An initializer `f(shape, dtype=None, partition_info=None)`.
-
-  Raises:
-    TypeError: If `dtype` is not floating point.
-    ValueError: If `mode` is unknown.
-  """
-  if not dtype.is_floating:
-    raise TypeError('Cannot create initializer for non-floating point type.')
-  if mode not in ('FAN_IN', 'FAN_OUT', 'FAN_AVG'):
-    raise ValueError('Unknown mode %r: use FAN_IN, FAN_OUT or FAN_AVG' % mode)
-
-  def initializer(shape, dtype=dtype, partition_info=None):
-    del partition_info  # Unused; part of the initializer protocol.
-    shape = [int(d) for d in shape]
-    receptive_field = 1
-    for d in shape[:-2]:
-      receptive_field *= d
-    fan_in = shape[-2] * receptive_field if len(shape) > 1 else shape[-1]
-    fan_out = shape[-1] * receptive_field
-    fan = {'FAN_IN': fan_in, 'FAN_OUT': fan_out,
-           'FAN_AVG': (fan_in + fan_out) / 2.0}[mode]
-    if uniform:
-      limit = math.sqrt(3.0 * factor / fan)
-      return tf.random_uniform(shape, -limit, limit, dtype, seed=seed)
-    stddev = math.sqrt(TRUNCATED_NORMAL_VARIANCE_CORRECTION * factor / fan)
-    return tf.truncated_normal(shape, 0.0, stddev, dtype, seed=seed)
-
-  return initializer
-
-
-def xavier_initializer(uniform=True, seed=None, dtype=tf.float32):
-  """Glorot & Bengio's initializer: slim's default for `weights`."""
-  return variance_scaling_initializer(factor=1.0, mode='FAN_AVG',
-                                      uniform=uniform, seed=seed, dtype=dtype)
 
 
 def model_variable(name, shape, initializer, regularizer=None, trainable=True,
@@ -232,7 +151,7 @@ def conv2d(inputs,
   """2-D convolution with optional normalizer and activation (slim's conv2d).
 
   Creates `weights` `[kh, kw, in_channels, num_outputs]` and, when there is no
-  normalizer, `biases` `[num_outputs]`.
+  normalizer and `biases_initializer` is set, `biases` `[num_outputs]`.
 
   Args:
     inputs: A tensor `[batch, height, width, channels]` (or NCHW).
@@ -393,7 +312,8 @@ def batch_norm(inputs,
     inputs: A tensor of rank >= 2; channels last, or axis 1 with NCHW.
     decay: Moving-average decay (Keras calls it momentum).
     center: Add the learned offset `beta`.
-    scale: Multiply by the learned `gamma`. Off when the next layer is linear.
+    scale: Multiply by the learned `gamma`. Can stay off when the next layer
+      is linear (or a ReLU followed by one), which absorbs the scale.
     epsilon: Small float added to the variance to avoid dividing by zero.
     activation_fn: Optional activation applied to the output.
     param_initializers: Optional dict of initializers keyed by `beta`,
@@ -420,8 +340,9 @@ def batch_norm(inputs,
     The normalized tensor, same shape as `inputs`.
 
   Raises:
-    ValueError: If the rank or the channel dimension of `inputs` is unknown,
-      or on a bad `data_format`.
+    ValueError: If `inputs` has unknown rank, rank below 2 or an unknown
+      channel dimension, `data_format` is neither 'NHWC' nor 'NCHW', or
+      an 'NCHW' input is not rank 4.
   """
   data_format = _check_data_format(data_format)
   with tf.variable_scope(scope, 'BatchNorm', [inputs], reuse=reuse) as sc:
@@ -637,6 +558,10 @@ def softmax(logits, scope=None):
 
   Returns:
     Probabilities with the shape of `logits`.
+
+  Raises:
+    ValueError: If `logits` has unknown rank, rank below 2 or an unknown
+      last dimension.
   """
   with tf.variable_scope(scope, 'softmax', [logits]):
     num_logits = last_dimension(logits.shape, min_rank=2)

@@ -1,34 +1,45 @@
-"""Building blocks shared by the slim ResNet v1 and v2 generators.
+"""Blocks, stride planning and the generator behind slim's ResNet v1 and v2.
 
-Residual networks (ResNets) were proposed in:
-[1] Kaiming He, Xiangyu Zhang, Shaoqing Ren, Jian Sun
-    Deep Residual Learning for Image Recognition. arXiv:1512.03385
-[2] Kaiming He, Xiangyu Zhang, Shaoqing Ren, Jian Sun
-    Identity Mappings in Deep Residual Networks. arXiv: 1603.05027
+References:
+[1] He et al. 2015, arXiv:1512.03385, "Deep Residual Learning for Image
+    Recognition".
+[2] He et al. 2016, arXiv:1603.05027, "Identity Mappings in Deep Residual
+    Networks".
+[3] Chen et al. 2016, arXiv:1606.00915, "DeepLab: Semantic Image
+    Segmentation with Deep Convolutional Nets, Atrous Convolution, and Fully
+    Connected CRFs".
 
-A network is a list of `Block`s; `stack_blocks_dense` stacks them under the
-scopes `blockN/unit_M` and, given an `output_stride`, swaps strides for atrous
-rates so that dense-prediction features keep a chosen resolution [3].
-
-[3] Liang-Chieh Chen et al. DeepLab: Semantic Image Segmentation with Deep
-    Convolutional Nets, Atrous Convolution, and Fully Connected CRFs.
-    arXiv:1606.00915
+A network body is a list of `Block`s (defined, with the stride planning, in
+`blocks` and re-exported here). `stack_blocks_dense` builds them under
+the scopes `blockN/unit_M`; given an `output_stride` it replaces the strides
+of later units by atrous rates [3], so a dense-prediction net keeps a finer
+feature map while each filter still covers the area it covers in the nominal
+net. `resnet` adds the root block and the head; `resnet_v1.resnet_v1` and
+`resnet_v2.resnet_v2` call it.
 
 Typical use:
 
   import tf_slim as slim
   from resnet_v2_slim import resnet_utils, resnet_v2
 
+  # images: [batch, 224, 224, 3] -> features: [batch, 14, 14, 2048].
   with slim.arg_scope(resnet_utils.resnet_arg_scope()):
-    net, end_points = resnet_v2.resnet_v2_50(images, 1000, is_training=False)
+    features, end_points = resnet_v2.resnet_v2(
+        images, resnet_v2.resnet_v2_blocks(50), global_pool=False,
+        output_stride=16, is_training=False)
 """
-
-import collections
 
 import tensorflow.compat.v1 as tf
 from tf_slim import add_arg_scope, arg_scope
 
 from resnet_v2_slim import layers
+# Part of this module's API since slim; defined in `blocks`.
+from resnet_v2_slim.blocks import Block
+from resnet_v2_slim.blocks import BlockPlan
+from resnet_v2_slim.blocks import plan_blocks
+from resnet_v2_slim.blocks import unit_kwargs
+from resnet_v2_slim.blocks import UnitPlan
+from resnet_v2_slim.blocks import valid_output_strides
 
 # Units per block of the ImageNet ResNets; the one table behind every depth.
 UNITS_PER_BLOCK = {
@@ -38,9 +49,11 @@ UNITS_PER_BLOCK = {
     200: (3, 24, 36, 3),
 }
 BASE_DEPTHS = (64, 128, 256, 512)
-# Slim strides in the last unit of a block rather than the first (as in [1]),
-# so each block's output end_point is taken before any subsampling; the last
-# block does not stride, giving a nominal output stride of 32 with the root.
+# Slim strides in the last unit of a block, not in the first as [1] does.
+# There the stride can be lifted out of the block and applied after its
+# end_point (`store_non_strided_activations`), which keeps every unit of the
+# block at its input resolution. The last block does not stride, so with the
+# root (4) the nominal output stride is 4 * 2 * 2 * 2 = 32.
 BLOCK_STRIDES = (2, 2, 2, 1)
 BOTTLENECK_EXPANSION = 4
 ROOT_DEPTH = 64
@@ -54,58 +67,24 @@ WEIGHT_DECAY = 1e-4
 BATCH_NORM_DECAY = 0.997
 BATCH_NORM_EPSILON = 1e-5
 
-_UNIT_TUPLE_KEYS = ('depth', 'depth_bottleneck', 'stride')
-
-
-class Block(collections.namedtuple('Block', ['scope', 'unit_fn', 'args'])):
-  """A named ResNet block.
-
-  Its parts are:
-    scope: The scope of the `Block`, e.g. 'block1'.
-    unit_fn: The ResNet unit function which takes as input a `Tensor` and
-      returns another `Tensor` with the output of the ResNet unit.
-    args: A list of length equal to the number of units in the `Block`. Each
-      element is a dict of keyword arguments for `unit_fn` (slim's form), or a
-      `(depth, depth_bottleneck, stride)` tuple (the older form).
-
-  Raises:
-    ValueError: If `args` is not a list of dicts or 3-tuples of ints.
-  """
-  __slots__ = ()
-
-  def __new__(cls, scope, unit_fn, args):
-    for unit in args:
-      unit_kwargs(unit, scope)
-    return super().__new__(cls, scope, unit_fn, args)
-
-
-def unit_kwargs(unit, scope='block'):
-  """Returns the keyword arguments one entry of `Block.args` stands for.
-
-  Raises:
-    ValueError: If `unit` is neither a dict nor a 3-tuple of ints.
-  """
-  if isinstance(unit, dict):
-    return dict(unit)
-  if (isinstance(unit, (tuple, list)) and len(unit) == 3 and
-      all(isinstance(v, int) and not isinstance(v, bool) for v in unit)):
-    return dict(zip(_UNIT_TUPLE_KEYS, unit))
-  raise ValueError(
-      'Block %r: each unit must be a dict of unit_fn keyword arguments or a '
-      '(depth, depth_bottleneck, stride) tuple of ints, got %r' % (scope, unit))
 
 
 def subsample(inputs, factor, scope=None):
-  """Subsamples the input along the spatial dimensions.
+  """Keeps every `factor`-th row and column, starting with the first.
+
+  A 1x1 max pool with stride `factor` does it; it keeps the pixels on which
+  `conv2d_same` centres its strided filters, so the two stay aligned.
 
   Args:
-    inputs: A `Tensor` of size [batch, height_in, width_in, channels].
-    factor: The subsampling factor.
-    scope: Optional variable_scope.
+    inputs: A `[batch, height, width, channels]` tensor.
+    factor: An int; 1 returns `inputs` itself.
+    scope: Optional name scope of the pooling op (it has no variables).
 
   Returns:
-    output: A `Tensor` of size [batch, height_out, width_out, channels] with the
-      input, either intact (if factor == 1) or subsampled (if factor > 1).
+    A `[batch, ceil(height / factor), ceil(width / factor), channels]` tensor.
+
+  Raises:
+    ValueError: If `factor` > 1 and `inputs` is not rank 4.
   """
   if factor == 1:
     return inputs
@@ -113,33 +92,41 @@ def subsample(inputs, factor, scope=None):
 
 
 def conv2d_same(inputs, num_outputs, kernel_size, stride, rate=1, scope=None):
-  """Strided 2-D convolution with 'SAME' padding that does not depend on size.
+  """Strided convolution whose sampling grid does not depend on the input size.
 
-  TensorFlow's 'SAME' padding puts the extra pixel of an even pad at the end,
-  and how much it pads depends on the input size; for stride > 1 the sampled
-  positions then shift between odd and even inputs. Padding explicitly by the
-  effective kernel size and convolving 'VALID' makes
+  With stride > 1, TensorFlow's 'SAME' padding derives the number of zeros
+  from the input size and puts the odd one at the end: a 3x3 stride-2 filter
+  is centred on pixels 1, 3, 5, ... of an even-sized input but on 0, 2, 4, ...
+  of an odd-sized one. Here the input gets `kernel_size_effective - 1` zeros
+  (the dilated kernel's extent minus one), the odd one at the end, and the
+  convolution runs 'VALID', so filters are always centred on 0, stride,
+  2 * stride, ... For every input size
 
-     net = conv2d_same(inputs, num_outputs, 3, stride=stride)
+    conv2d_same(x, 64, 3, stride=2)
 
-  equal to
+  then equals
 
-     net = conv2d(inputs, num_outputs, 3, stride=1, padding='SAME')
-     net = subsample(net, factor=stride)
+    subsample(layers.conv2d(x, 64, 3, stride=1, padding='SAME'), 2)
 
-  for every input size, which is what makes atrous and strided nets agree.
+  and that identity is what lets an atrous net (`output_stride`) reproduce
+  the strided one on a subsampled grid.
 
   Args:
-    inputs: A 4-D tensor of size [batch, height_in, width_in, channels].
-    num_outputs: An integer, the number of output filters.
-    kernel_size: An int with the kernel_size of the filters.
-    stride: An integer, the output stride.
-    rate: An integer, rate for atrous convolution.
-    scope: Scope.
+    inputs: A `[batch, height, width, channels]` tensor.
+    num_outputs: Number of output channels.
+    kernel_size: An int; the filter is square.
+    stride: An int; 1 gives a plain 'SAME' convolution.
+    rate: Atrous rate, an int. `layers.conv2d` refuses rate > 1 together
+      with stride > 1.
+    scope: Variable scope of the convolution.
 
   Returns:
-    output: A 4-D tensor of size [batch, height_out, width_out, channels] with
-      the convolution output.
+    A `[batch, ceil(height / stride), ceil(width / stride), num_outputs]`
+    tensor.
+
+  Raises:
+    ValueError: From `layers.conv2d`: `inputs` is not rank 4 or its channel
+      dimension is unknown, or stride > 1 comes with rate > 1.
   """
   if stride == 1:
     return layers.conv2d(inputs, num_outputs, kernel_size, stride=1, rate=rate,
@@ -154,125 +141,40 @@ def conv2d_same(inputs, num_outputs, kernel_size, stride, rate=1, scope=None):
                        rate=rate, padding='VALID', scope=scope)
 
 
-UnitPlan = collections.namedtuple('UnitPlan', ['kwargs', 'rate'])
-BlockPlan = collections.namedtuple(
-    'BlockPlan', ['block', 'units', 'subsample', 'stride', 'rate'])
-
-
-def valid_output_strides(blocks, root_stride=1):
-  """The output strides `blocks` can reach: cumulative strides at each unit.
-
-  Args:
-    blocks: A list of `Block`s.
-    root_stride: Stride of whatever precedes the blocks (4 for the root block).
-
-  Returns:
-    A sorted list of ints.
-  """
-  strides = {root_stride}
-  current = root_stride
-  for block in blocks:
-    for unit in block.args:
-      current *= unit_kwargs(unit, block.scope).get('stride', 1)
-      strides.add(current)
-  return sorted(strides)
-
-
-def plan_blocks(blocks, output_stride=None,
-                store_non_strided_activations=False):
-  """Decides each unit's stride and atrous rate for a target output stride.
-
-  Once the cumulative stride reaches `output_stride`, every later unit runs
-  with stride 1 and an atrous rate multiplied by the stride it gave up, so the
-  receptive fields stay those of the nominal network.
-
-  Args:
-    blocks: A list of `Block`s.
-    output_stride: None for the nominal stride, else the requested ratio of
-      input to output resolution.
-    store_non_strided_activations: Move the stride of each block's last unit
-      to a subsampling after the block, so the block's end_point keeps the
-      higher resolution.
-
-  Returns:
-    A list of `BlockPlan(block, units, subsample, stride, rate)`, `units` a
-    list of `UnitPlan(kwargs, rate)`; `stride` and `rate` are the cumulative
-    stride and the atrous rate after the block.
-
-  Raises:
-    ValueError: If `output_stride` cannot be reached by these blocks.
-  """
-  def unreachable():
-    return ValueError(
-        'The target output_stride %r cannot be reached; with these blocks it '
-        'must be one of %s.' % (output_stride, valid_output_strides(blocks)))
-
-  current_stride = 1
-  rate = 1
-  plans = []
-  for block in blocks:
-    units = []
-    block_stride = 1
-    for i, unit in enumerate(block.args):
-      kwargs = unit_kwargs(unit, block.scope)
-      if store_non_strided_activations and i == len(block.args) - 1:
-        block_stride = kwargs.get('stride', 1)
-        kwargs['stride'] = 1
-      unit_stride = kwargs.get('stride', 1)
-      if output_stride is not None and current_stride == output_stride:
-        units.append(UnitPlan(dict(kwargs, stride=1), rate))
-        rate *= unit_stride
-      else:
-        units.append(UnitPlan(kwargs, 1))
-        current_stride *= unit_stride
-        if output_stride is not None and current_stride > output_stride:
-          raise unreachable()
-    if output_stride is not None and current_stride == output_stride:
-      rate *= block_stride
-      subsample_factor = 1
-    else:
-      subsample_factor = block_stride
-      current_stride *= block_stride
-      if output_stride is not None and current_stride > output_stride:
-        raise unreachable()
-    plans.append(BlockPlan(block, units, subsample_factor, current_stride,
-                           rate))
-  if output_stride is not None and current_stride != output_stride:
-    raise unreachable()
-  return plans
-
-
 @add_arg_scope
 def stack_blocks_dense(net, blocks, output_stride=None,
                        store_non_strided_activations=False,
                        outputs_collections=None):
-  """Stacks ResNet `Blocks` and controls output feature density.
+  """Builds `blocks` in order, trading strides for atrous rates if asked.
 
-  This is the one place that opens the `blockN/unit_M` scopes: the variable
-  names every checkpoint depends on.
+  This is the only function that opens the `blockN/unit_M` scopes, so it
+  alone fixes the variable names that checkpoints depend on. Each block's
+  output is added to `outputs_collections` under the block's scope name.
 
   Args:
-    net: A `Tensor` of size [batch, height, width, channels].
-    blocks: A list of length equal to the number of ResNet `Blocks`.
-    output_stride: If `None`, the output is computed at the nominal network
-      stride. Otherwise the requested ratio of input to output spatial
-      resolution, which must be the product of unit strides from the start up
-      to some level of the ResNet (see `valid_output_strides`).
+    net: A `[batch, height, width, channels]` tensor.
+    blocks: A list of `Block`s.
+    output_stride: None keeps every unit's stride. Otherwise the stride of
+      the result relative to `net`, one of `valid_output_strides(blocks)`;
+      see `plan_blocks`.
     store_non_strided_activations: See `plan_blocks`.
-    outputs_collections: Collection to add the ResNet block outputs.
+    outputs_collections: Collection that receives each block's output.
 
   Returns:
-    net: Output tensor with stride equal to the specified output_stride.
+    The last block's output, `[batch, ceil(height / s), ceil(width / s),
+    channels_out]`, with `s` the `output_stride` or, if None, the product of
+    all unit strides.
 
   Raises:
-    ValueError: If the target output_stride is not valid.
+    ValueError: If `output_stride` is not in `valid_output_strides(blocks)`.
   """
   for plan in plan_blocks(blocks, output_stride, store_non_strided_activations):
     with tf.variable_scope(plan.block.scope, 'block', [net]) as sc:
       for i, unit in enumerate(plan.units):
         with tf.variable_scope('unit_%d' % (i + 1), values=[net]):
           net = plan.block.unit_fn(net, rate=unit.rate, **unit.kwargs)
-      # The end_point is taken before the subsampling.
+      # Before the subsampling, so with store_non_strided_activations the
+      # end_point keeps the resolution the block's units ran at.
       net = layers.collect_named_outputs(outputs_collections, sc.name, net)
       net = subsample(net, plan.subsample)
   return net
@@ -285,33 +187,40 @@ def resnet_arg_scope(weight_decay=WEIGHT_DECAY,
                      activation_fn=tf.nn.relu,
                      use_batch_norm=True,
                      batch_norm_updates_collections=tf.GraphKeys.UPDATE_OPS):
-  """Defines the default ResNet arg scope.
+  """Layer defaults that the published slim ResNet checkpoints assume.
 
-  Without it conv2d has biases and no batch norm, and the graph no longer
-  matches the published checkpoints.
+  Under this scope `layers.conv2d` gets batch norm instead of biases,
+  He-initialized and L2-regularized weights, and `layers.max_pool2d` pads
+  'SAME'. Without it conv2d creates biases and no batch norm, and the
+  variables no longer match the checkpoints.
 
   Args:
-    weight_decay: The weight decay to use for regularizing the model.
-    batch_norm_decay: The moving average decay when estimating layer
-      activation statistics in batch normalization.
-    batch_norm_epsilon: Small constant to prevent division by zero when
-      normalizing activations by their variance in batch normalization.
-    batch_norm_scale: If True, uses an explicit `gamma` multiplier to scale
-      the activations in the batch normalization layer.
-    activation_fn: The activation function which is used in ResNet.
-    use_batch_norm: Whether or not to use batch normalization.
-    batch_norm_updates_collections: Collection for the update ops for
-      batch norm.
+    weight_decay: Scale of the L2 penalty on conv weights; 0 adds none.
+    batch_norm_decay: Decay of the moving mean and variance.
+    batch_norm_epsilon: Added to the variance before its square root is
+      taken. Keras' ResNets use 1.001e-5.
+    batch_norm_scale: Whether batch norm learns `gamma` besides `beta`.
+    activation_fn: conv2d's default activation, applied after its batch
+      norm. v1's unit outputs and v2's `preact` and `postnorm` use ReLU
+      whatever this is.
+    use_batch_norm: False gives conv2d biases instead of batch norm; batch
+      norm layers built directly (v2's `preact`, `postnorm`) stay.
+    batch_norm_updates_collections: Collection for the moving-average
+      updates; None applies them in place.
 
   Returns:
-    An `arg_scope` to use for the resnet models.
+    The scope dict, to be used as `with slim.arg_scope(sc): ...`.
+
+  Raises:
+    ValueError: If `weight_decay` is negative or not a Python int or float.
   """
   batch_norm_params = {
       'decay': batch_norm_decay,
       'epsilon': batch_norm_epsilon,
       'scale': batch_norm_scale,
       'updates_collections': batch_norm_updates_collections,
-      'fused': None,  # Use fused batch norm if possible.
+      # As slim's default: the faster fused kernel wherever the rank allows.
+      'fused': None,
   }
   with arg_scope(
       [layers.conv2d],
@@ -351,18 +260,19 @@ def resnet_blocks(unit_fn, depth, depth_func=lambda d: d):
 
 
 def bottleneck_block(scope, unit_fn, base_depth, num_units, stride):
-  """A block of `num_units` bottleneck units; only the last one strides.
+  """A `Block` of `num_units` bottleneck units in which only the last strides.
 
   Args:
-    scope: The scope of the block.
-    unit_fn: The bottleneck unit function.
-    base_depth: The depth of the bottleneck layer for each unit; the unit
-      outputs have `4 * base_depth` channels.
-    num_units: The number of units in the block.
-    stride: The stride of the block, implemented as a stride in the last unit.
+    scope: Variable scope of the block, e.g. 'block2'.
+    unit_fn: `resnet_v1.bottleneck` or `resnet_v2.bottleneck`.
+    base_depth: Channels inside each unit's bottleneck (its 1x1 and 3x3
+      convolutions); every unit outputs `4 * base_depth` channels.
+    num_units: How many units, at least 1 (smaller values still give one).
+    stride: Stride of the last unit; the others use 1.
 
   Returns:
-    A `Block`.
+    A `Block`. For example `bottleneck_block('block1', unit_fn, 64, 3, 2)`
+    has units of depth 256 and bottleneck 64 with strides 1, 1, 2.
   """
   unit = {'depth': base_depth * BOTTLENECK_EXPANSION,
           'depth_bottleneck': base_depth, 'stride': 1}
@@ -373,8 +283,12 @@ def bottleneck_block(scope, unit_fn, base_depth, num_units, stride):
 def check_inputs(inputs):
   """Converts `inputs` to a tensor and checks it is [batch, h, w, channels].
 
+  Returns:
+    The tensor.
+
   Raises:
-    ValueError: If `inputs` is not rank 4 or has no channel dimension.
+    ValueError: Unless `inputs` has a static rank of 4 and a known channel
+      dimension.
   """
   inputs = tf.convert_to_tensor(inputs)
   if inputs.shape.ndims != 4:
@@ -395,8 +309,8 @@ def resnet(inputs, blocks, unit_fn, preactivation, num_classes=None,
   """The generator behind `resnet_v1.resnet_v1` and `resnet_v2.resnet_v2`.
 
   Args:
-    inputs: A tensor of size [batch, height_in, width_in, channels].
-    blocks: A list of `Block`s.
+    inputs: A `[batch, height, width, channels]` tensor.
+    blocks: The `Block`s of the body.
     unit_fn: The module's unit function; it receives `outputs_collections`
       through arg_scope so its outputs become end_points.
     preactivation: True for v2 [2]: conv1 has no batch norm or activation
@@ -406,14 +320,19 @@ def resnet(inputs, blocks, unit_fn, preactivation, num_classes=None,
       applications do, instead of pooling 'SAME'. The windows then start one
       pixel earlier on even sizes, and in v2, where pool1 sees conv1's raw
       output, a zero can win the max; weights converted from Keras need it.
-    (The rest as in `resnet_v2.resnet_v2`.)
+    default_scope: Variable scope used when `scope` is None.
+    (The rest as in `resnet_v1.resnet_v1`.)
 
   Returns:
-    net, end_points.
+    `(net, end_points)` as described in `resnet_v2.resnet_v2`.
 
   Raises:
-    ValueError: On a non-rank-4 input, an output_stride the blocks cannot
-      reach, or `spatial_squeeze` of a map that is not 1x1.
+    ValueError: If `inputs` is not rank 4 or its channel dimension is
+      unknown; if `output_stride` is not in `valid_output_strides(blocks,
+      4 if include_root_block else 1)`; if `num_classes` and
+      `spatial_squeeze` are set and the logits' static height or width is
+      known and not 1. TensorFlow raises one too for `reuse=True` without a
+      `scope`.
   """
   inputs = check_inputs(inputs)
   root_stride = ROOT_STRIDE if include_root_block else 1
@@ -481,9 +400,15 @@ def summarize(end_points, blocks, output_stride=None, include_root_block=True,
       passed to the network.
 
   Returns:
-    A list of dicts with keys `name`, `shape`, `stride`, `rate`, `params`;
-    the first row is the root block (when present), the last the logits (when
-    present). Parameters count trainable variables under each scope.
+    A list of dicts with keys `name`, `shape`, `stride`, `rate`, `params`:
+    one row for the root block (if included; its shape is conv1's, before
+    pool1), one per block (its end_point), then 'postnorm' and 'logits' when
+    the network has them. `params` counts the trainable variables under each
+    scope.
+
+  Raises:
+    ValueError: If `end_points` hold none of the blocks, or `output_stride`
+      cannot be reached with them.
   """
   block_names = {plan.block.scope for plan in plan_blocks(blocks)}
   scopes = [k for k in end_points

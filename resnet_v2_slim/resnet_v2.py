@@ -1,38 +1,40 @@
-"""Pre-activation ResNet v2, variable-for-variable compatible with slim's.
+"""Pre-activation ResNet v2 [2], variable-for-variable compatible with slim's.
 
-Residual networks (ResNets) were originally proposed in:
-[1] Kaiming He, Xiangyu Zhang, Shaoqing Ren, Jian Sun
-    Deep Residual Learning for Image Recognition. arXiv:1512.03385
+[1] He et al. 2015, arXiv:1512.03385, "Deep Residual Learning for Image
+    Recognition".
+[2] He et al. 2016, arXiv:1603.05027, "Identity Mappings in Deep Residual
+    Networks".
 
-The full preactivation 'v2' ResNet variant implemented in this module was
-introduced by:
-[2] Kaiming He, Xiangyu Zhang, Shaoqing Ren, Jian Sun
-    Identity Mappings in Deep Residual Networks. arXiv: 1603.05027
+v2 moves batch norm and ReLU in front of each convolution ("pre-activation"),
+so the shortcut path from one unit to the next is a pure identity; [2] shows
+this trains deeper nets more easily than v1's order of [1]. A consequence
+here: conv1 has no batch norm, and a batch norm + ReLU ('postnorm') follows
+the last block.
 
-The key difference of the full preactivation 'v2' variant compared to the
-'v1' variant in [1] is the use of batch normalization before every weight
-layer rather than after.
-
-Names, shapes, defaults and numbers are those of `tf_slim.nets.resnet_v2`
-(plus `spatial_squeeze` from tensorflow/models), so the published slim
-checkpoints restore with a plain `tf.train.Saver`.
+Variable names, shapes, defaults and numbers are those of
+`tf_slim.nets.resnet_v2` (plus `spatial_squeeze` from tensorflow/models, and
+`keras_padding`), so the published slim checkpoints restore with a plain
+`tf.train.Saver`.
 
 Typical use:
 
   import tf_slim as slim
   from resnet_v2_slim import resnet_v2
 
-  # Image classification (the published checkpoints have 1001 classes).
+  # images: [batch, 224, 224, 3]. For classification: the published v2
+  # checkpoints have 1001 classes (class 0 is "background").
   with slim.arg_scope(resnet_v2.resnet_arg_scope()):
-    logits, end_points = resnet_v2.resnet_v2_101(inputs, 1001,
+    logits, end_points = resnet_v2.resnet_v2_101(images, 1001,
                                                  is_training=False)
+  # logits: [batch, 1001]
 
   # Dense prediction: features at 1/16 of the input resolution.
   with slim.arg_scope(resnet_v2.resnet_arg_scope()):
-    net, end_points = resnet_v2.resnet_v2_101(inputs, num_classes=None,
-                                              is_training=False,
-                                              global_pool=False,
-                                              output_stride=16)
+    features, end_points = resnet_v2.resnet_v2_101(images, num_classes=None,
+                                                   is_training=False,
+                                                   global_pool=False,
+                                                   output_stride=16)
+  # features: [batch, 14, 14, 2048] for 224 x 224 images
 """
 
 import tensorflow.compat.v1 as tf
@@ -49,34 +51,39 @@ DEFAULT_IMAGE_SIZE = 224
 @add_arg_scope
 def bottleneck(inputs, depth, depth_bottleneck, stride, rate=1,
                outputs_collections=None, scope=None):
-  """Bottleneck residual unit variant with BN before convolutions.
+  """The full pre-activation unit of [2] (its Fig. 1(b)) in bottleneck form.
 
-  This is the full preactivation residual unit variant proposed in [2]. See
-  Fig. 1(b) of [2] for its definition. Note that we use here the bottleneck
-  variant which has an extra bottleneck layer.
-
-  When putting together two consecutive ResNet blocks that use this unit, one
-  should use stride = 2 in the last unit of the first block.
+  `shortcut + conv3(conv2(conv1(preact)))` with `preact = relu(bn(inputs))`;
+  conv1 and conv3 are 1x1, conv2 is 3x3 and carries the stride. conv1 and
+  conv2 are followed by batch norm and ReLU under `resnet_arg_scope`; conv3
+  is linear, so the output is a plain sum. The shortcut is `inputs`
+  (subsampled) when the depth does not change, else a strided, linear 1x1
+  projection of `preact`.
 
   Args:
-    inputs: A tensor of size [batch, height, width, channels].
-    depth: The depth of the ResNet unit output.
-    depth_bottleneck: The depth of the bottleneck layers.
-    stride: The ResNet unit's stride. Determines the amount of downsampling of
-      the units output compared to its input.
-    rate: An integer, rate for atrous convolution.
-    outputs_collections: Collection to add the ResNet unit output.
-    scope: Optional variable_scope.
+    inputs: A `[batch, height, width, channels]` tensor.
+    depth: Output channels of the unit.
+    depth_bottleneck: Output channels of conv1 and conv2.
+    stride: Stride of conv2 and of the shortcut; the output is
+      `[batch, ceil(height / stride), ceil(width / stride), depth]`.
+    rate: Atrous rate of conv2; must be 1 if `stride` > 1.
+    outputs_collections: Collection that receives the unit's output.
+    scope: Variable scope; defaults to 'bottleneck_v2'.
 
   Returns:
-    The ResNet unit's output.
+    The unit's output tensor.
+
+  Raises:
+    ValueError: If `inputs` is not rank 4 with a known channel dimension,
+      or `stride` > 1 comes with `rate` > 1.
   """
   with tf.variable_scope(scope, 'bottleneck_v2', [inputs]) as sc:
     depth_in = layers.last_dimension(inputs.get_shape(), min_rank=4)
     preact = layers.batch_norm(inputs, activation_fn=tf.nn.relu,
                                scope='preact')
-    # An identity shortcut takes the raw input; a projection takes the
-    # normalized one, so both branches see the same pre-activation.
+    # The identity path must stay free of batch norm and ReLU: that is the
+    # point of [2]. A projection changes the signal anyway, so it can share
+    # the residual branch's `preact`.
     if depth == depth_in:
       shortcut = resnet_utils.subsample(inputs, stride, 'shortcut')
     else:
@@ -105,39 +112,42 @@ def resnet_v2(inputs,
               reuse=None,
               scope=None,
               keras_padding=False):
-  """Generator for v2 (preactivation) ResNet models.
+  """Builds a v2 ResNet from `blocks`: root, body, postnorm, pooling, logits.
 
-  Training for image classification on Imagenet is usually done with [224,
-  224] inputs, resulting in [7, 7] feature maps at the output of the last
-  ResNet block. For dense prediction use inputs of size 32k + 1 (e.g. 321),
-  `global_pool=False` and `output_stride=16`: the output then has spatial
-  shape [(height - 1) / 16 + 1, (width - 1) / 16 + 1] with corners aligned
-  to the input's.
+  The root block is a 7x7 stride-2 `conv1` without batch norm or ReLU (the
+  first unit's `preact` normalizes its output) and a 3x3 stride-2 `pool1`.
+  Because v2 units end with a bare sum, `postnorm` (batch norm + ReLU)
+  follows the last block. `resnet_v2_50` and its siblings call this with the
+  ImageNet blocks.
+
+  Shapes: a 224 x 224 image gives a 7 x 7 map after the last block (nominal
+  stride 32). For dense prediction pass `global_pool=False` and, e.g.,
+  `output_stride=16`; with sides of the form 16k + 1 (321, 513) the map is
+  `[(height - 1) / 16 + 1, (width - 1) / 16 + 1]` and its first and last
+  pixels sit exactly on the image corners, which eases mapping features
+  back to pixels.
 
   Args:
-    inputs: A tensor of size [batch, height_in, width_in, channels].
-    blocks: A list of length equal to the number of ResNet blocks. Each
-      element is a resnet_utils.Block object describing the units in the
-      block.
-    num_classes: Number of predicted classes for classification tasks. If 0
-      or None, we return the features before the logit layer.
-    is_training: whether batch_norm layers are in training mode: a Python
-      bool or a boolean scalar tensor.
-    global_pool: If True, we perform global average pooling before computing
-      the logits. Set to True for image classification, False for dense
-      prediction.
-    output_stride: If None, then the output will be computed at the nominal
-      network stride. If output_stride is not None, it specifies the
-      requested ratio of input to output spatial resolution.
-    include_root_block: If True, include the initial convolution followed by
-      max-pooling, if False excludes it. If excluded, `inputs` should be the
-      results of an activation-less convolution.
-    spatial_squeeze: if True, logits is of shape [B, C], if false logits is
-      of shape [B, 1, 1, C], where B is batch_size and C is number of
-      classes.
-    reuse: whether or not the network and its variables should be reused. To
-      be able to reuse 'scope' must be given.
-    scope: Optional variable_scope.
+    inputs: A `[batch, height, width, channels]` tensor.
+    blocks: The `resnet_utils.Block`s of the body, e.g.
+      `resnet_v2_blocks(50)`.
+    num_classes: Classes of the 1x1 `logits` convolution; 0 or None builds
+      no logits and returns the features.
+    is_training: Batch norm mode: a Python bool, or a boolean scalar tensor
+      to switch at run time.
+    global_pool: Average the final map over height and width (end_point
+      'global_pool'). False keeps the map, for dense prediction.
+    output_stride: None for the nominal stride (32 with the ImageNet
+      blocks). Otherwise the input-to-output stride to keep, using atrous
+      convolution past that point; it must be a cumulative stride the net
+      reaches (4, 8, 16 or 32 for the ImageNet blocks with the root).
+    include_root_block: Build `conv1` and `pool1`. Without them `inputs`
+      go straight into the first unit's `preact`, so they should come from
+      a convolution with no normalization or activation.
+    spatial_squeeze: Squeeze 1x1 logits to `[batch, num_classes]`; False
+      leaves them `[batch, 1, 1, num_classes]`.
+    reuse: Reuse the variables of `scope`, which must then be given.
+    scope: Variable scope; defaults to 'resnet_v2'.
     keras_padding: If True, pool1 zero-pads its input by one pixel and pools
       'VALID', as Keras' ResNet50V2/101V2/152V2 do (slim pools 'SAME'). With
       `resnet_arg_scope(batch_norm_epsilon=1.001e-5)` the network then
@@ -145,20 +155,23 @@ def resnet_v2(inputs,
       `resnet_v1_graph.convert`). Variables are the same either way.
 
   Returns:
-    net: A rank-4 tensor of size [batch, height_out, width_out, channels_out].
-      If global_pool is False, then height_out and width_out are reduced by a
-      factor of output_stride compared to the respective height_in and
-      width_in, else both height_out and width_out equal one. If num_classes
-      is 0 or None, then net is the output of the last ResNet block,
-      potentially after global average pooling. If num_classes is a non-zero
-      integer, net contains the pre-softmax activations (squeezed to
-      [batch, num_classes] with spatial_squeeze).
-    end_points: A dictionary from components of the network to the
-      corresponding activation.
+    net: The logits if `num_classes` is set: `[batch, num_classes]` with
+      `spatial_squeeze`, else `[batch, 1, 1, num_classes]` after global
+      pooling or `[batch, h, w, num_classes]` without it. Otherwise the
+      features after `postnorm`: `[batch, 1, 1, channels]` with global
+      pooling, else `[batch, h, w, channels]`. Here `h = ceil(height / s)`,
+      `w = ceil(width / s)`, `s` being `output_stride` or the nominal stride.
+    end_points: A dict from scope name to tensor: `<scope>/conv1`, every
+      conv inside a unit, every unit and every block (e.g.
+      'resnet_v2_50/block1/unit_1/bottleneck_v2/conv2',
+      'resnet_v2_50/block1'), `<scope>/logits`, `<scope>/spatial_squeeze`,
+      and, without the scope prefix, 'global_pool' and 'predictions' (the
+      softmax) when built.
 
   Raises:
-    ValueError: If the target output_stride is not valid, the inputs are not
-      rank 4, or spatial_squeeze meets logits that are not 1x1.
+    ValueError: If `inputs` is not rank 4 with a known channel dimension,
+      `output_stride` cannot be reached, or `spatial_squeeze` meets logits
+      whose known height or width is not 1.
   """
   return resnet_utils.resnet(
       inputs, blocks, bottleneck, preactivation=True, num_classes=num_classes,
@@ -172,24 +185,33 @@ resnet_v2.default_image_size = DEFAULT_IMAGE_SIZE
 
 
 def resnet_v2_block(scope, base_depth, num_units, stride):
-  """Helper function for creating a resnet_v2 bottleneck block.
+  """A `Block` of v2 `bottleneck` units; see `resnet_utils.bottleneck_block`.
 
   Args:
-    scope: The scope of the block.
-    base_depth: The depth of the bottleneck layer for each unit.
-    num_units: The number of units in the block.
-    stride: The stride of the block, implemented as a stride in the last unit.
-      All other units have stride=1.
+    scope: Variable scope of the block, e.g. 'block1'.
+    base_depth: Bottleneck channels; the units output `4 * base_depth`.
+    num_units: How many units.
+    stride: Stride of the last unit; the others use 1.
 
   Returns:
-    A resnet_v2 bottleneck block.
+    A `resnet_utils.Block`.
   """
   return resnet_utils.bottleneck_block(scope, bottleneck, base_depth,
                                        num_units, stride)
 
 
 def resnet_v2_blocks(depth):
-  """The blocks of ResNet-`depth` v2, depth one of 50, 101, 152, 200."""
+  """The four `Block`s of ImageNet ResNet-`depth` v2.
+
+  Args:
+    depth: 50, 101, 152 or 200.
+
+  Returns:
+    A list of four `resnet_utils.Block`s.
+
+  Raises:
+    ValueError: If `depth` is not one of those listed.
+  """
   return resnet_utils.resnet_blocks(bottleneck, depth)
 
 
@@ -206,8 +228,8 @@ def _network(depth):
                      keras_padding=keras_padding)
 
   network.__name__ = network.__qualname__ = 'resnet_v2_%d' % depth
-  network.__doc__ = ('ResNet-%d v2 model of [2]. See resnet_v2() for arg and '
-                     'return description.' % depth)
+  network.__doc__ = ('ResNet-%d v2 [2] on the ImageNet blocks. Arguments and '
+                     'returns as in `resnet_v2`.' % depth)
   network.default_image_size = DEFAULT_IMAGE_SIZE
   return network
 

@@ -5,4 +5,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh test
-exec "${PYTHON:-python3}" -m resnet_v1_graph.benchmark "$@"
+exec "${PYTHON:-python3}" -m resnet_v1_graph.tools.benchmark "$@"

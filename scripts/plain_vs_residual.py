@@ -41,8 +41,8 @@ def _pairs(family, depths):
 
 def train_all(args, echo=print):
   """Trains every (network, seed); returns {name: [history per seed]}."""
+  from resnet_v1_graph import classifier
   from resnet_v1_graph import data
-  from resnet_v1_graph import model as model_lib
   options = {}
   if args.dataset in ('digits', 'folder'):
     options['image_size'] = (args.image_size if args.dataset == 'digits'
@@ -56,7 +56,7 @@ def train_all(args, echo=print):
       for seed in args.seeds:
         start = time.time()
         path = os.path.join(args.output, 'runs', '%s-seed%d' % (name, seed))
-        model = model_lib.build(
+        model = classifier.build(
             name, height=height, width=width, channel=channel,
             num_classes=source.num_classes, epoch=args.epochs,
             batch_size=args.batch_size, learning_rate=args.learning_rate,

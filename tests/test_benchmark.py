@@ -4,9 +4,15 @@ import json
 import warnings
 
 import pytest
+import tensorflow.compat.v1 as tf
 
-from resnet_v1_graph import benchmark
-from resnet_v2_slim import resnet_v2
+from resnet_v1_graph import config as config_lib
+from resnet_v1_graph.tools import benchmark
+from resnet_v1_graph.tools import candidates
+from resnet_v1_graph.tools import profiling
+from resnet_v1_graph.tools import report
+from resnet_v1_graph.tools import timing
+from resnet_v1_graph.training import session
 
 
 def test_ratios_pair_networks_by_family():
@@ -18,12 +24,12 @@ def test_ratios_pair_networks_by_family():
       dict(name='keras50v1', kind='keras', family='ResNet50',
            train_images_per_s=1.0, infer_images_per_s=1.0, latency_ms=1.0),
   ]
-  (ratio,) = benchmark.ratios(rows)
+  (ratio,) = report.ratios(rows)
   assert (ratio['ours'], ratio['theirs']) == ('ours50', 'keras50')
   assert ratio['train'] == pytest.approx(1.5)
   assert ratio['infer_batch_32'] == pytest.approx(2.0)
   assert ratio['latency_batch_1'] == pytest.approx(2.0)
-  table = benchmark.format_table({
+  table = report.format_table({
       'machine': {'cpu': 'cpu', 'cores': 2, 'tensorflow': 'x'}, 'size': 224,
       'batch': 16, 'precision': 'fp32', 'repeats': 5, 'matmul_gflops': 100.0,
       'rows': rows, 'ratios': [ratio]})
@@ -32,29 +38,28 @@ def test_ratios_pair_networks_by_family():
 
 def test_forward_flops_of_resnet_v2_50_at_224():
   # He et al. report 3.8 billion multiply-adds for ResNet-50: ~7.7 GFLOP.
-  flops = benchmark.forward_flops(
-      benchmark._slim_network(resnet_v2, 'resnet_v2_50'), 224)
+  flops = timing.forward_flops(candidates.network_builder('resnet_v2_50'),
+                               224)
   assert 7.0e9 < flops < 8.5e9
 
 
 def _two_conv_network(images, is_training):
   """Two convolutions and a dense layer: every op's count is known."""
   del is_training
-  tf = benchmark.tf
   x = tf.nn.relu(tf.nn.conv2d(images, tf.get_variable('w1', [3, 3, 3, 4]),
                               1, 'SAME'))
   x = tf.nn.conv2d(x, tf.get_variable('w2', [3, 3, 4, 8]), 1, 'SAME')
   return tf.matmul(tf.reduce_mean(x, [1, 2]),
-                   tf.get_variable('w3', [8, benchmark.NUM_CLASSES]))
+                   tf.get_variable('w3', [8, timing.NUM_CLASSES]))
 
 
 def test_profile_counts_each_convolution_and_gradient(tmp_path):
   trace = tmp_path / 'step.json'
-  profile = benchmark.profile_step(_two_conv_network, 8, 2, 'fp32', 1,
+  profile = profiling.profile_step(_two_conv_network, 8, 2, 'fp32', 1,
                                    trace_path=str(trace), warmup=1)
   counts = {}
   for row in profile['ops']:
-    group = benchmark.op_group(row['type'])
+    group = profiling.op_group(row['type'])
     counts[group] = counts.get(group, 0) + row['count']
   # Two forward convolutions, two weight gradients, and one input gradient:
   # the images are not trainable, so the first convolution's is never built.
@@ -68,12 +73,12 @@ def test_profile_counts_each_convolution_and_gradient(tmp_path):
   events = json.loads(trace.read_text())['traceEvents']
   assert any('Conv2DBackpropFilter' in e.get('args', {}).get('op', '')
              for e in events)
-  text = benchmark.format_profile('two convs', profile)
+  text = profiling.format_profile('two convs', profile)
   assert '| convolution, forward |' in text
 
 
 def test_inference_profile_has_no_training_ops():
-  profile = benchmark.profile_step(_two_conv_network, 8, 2, 'fp32', 1,
+  profile = profiling.profile_step(_two_conv_network, 8, 2, 'fp32', 1,
                                    training=False, warmup=0)
   groups = {r['group'] for r in profile['groups']}
   assert 'convolution, forward' in groups
@@ -90,12 +95,12 @@ def test_convolution_rates_by_hand():
        'share': 0.04},
       {'group': 'batch norm (forward and backward)', 'seconds': 9.0,
        'share': 0.85}]}
-  rates = benchmark.convolution_rates(profile, 1e9, 16, 100.0)
+  rates = profiling.convolution_rates(profile, 1e9, 16, 100.0)
   # 16 GFLOP forward in 0.5 s; twice that for the gradients in 1.0 s.
   assert rates['forward_gflops'] == pytest.approx(32.0)
   assert rates['gradient_gflops'] == pytest.approx(32.0)
   profile['convolution_rates'] = rates
-  assert '32.0 GFLOP/s (32% of the 100 GFLOP/s' in benchmark.format_profile(
+  assert '32.0 GFLOP/s (32% of the 100 GFLOP/s' in profiling.format_profile(
       'x', dict(profile, wall_s=1.0, images_per_s=16.0, op_seconds=10.5,
                 ops=[]))
 
@@ -107,23 +112,21 @@ def test_unknown_network_is_named_before_any_measurement():
 
 
 def test_xla_on_a_cpu_only_machine_warns(monkeypatch):
-  from resnet_v1_graph import config as config_lib
-  from resnet_v1_graph import trainer
-  if benchmark.tf2.config.list_physical_devices('GPU'):
+  if tf.config.list_physical_devices('GPU'):
     pytest.skip('a GPU is visible')
   cfg = config_lib.DEFAULTS.replace(xla=True)
   monkeypatch.delenv('TF_XLA_FLAGS', raising=False)
   with pytest.warns(RuntimeWarning, match='tf_xla_cpu_global_jit'):
-    proto = trainer.session_config(cfg)
+    proto = session.session_config(cfg)
   assert proto.graph_options.optimizer_options.global_jit_level == 1
   monkeypatch.setenv('TF_XLA_FLAGS', '--tf_xla_cpu_global_jit')
   with warnings.catch_warnings():
     warnings.simplefilter('error')
-    trainer.session_config(cfg)
+    session.session_config(cfg)
 
 
 def test_table_names_the_cpu_features_and_the_fp32_peak():
-  table = benchmark.format_table({
+  table = report.format_table({
       'machine': {'cpu': 'cpu', 'cores': 2, 'tensorflow': 'x',
                   'isa': ['avx512f', 'avx512_bf16']},
       'size': 224, 'batch': 16, 'precision': 'bf16', 'repeats': 5,
@@ -147,4 +150,4 @@ def test_a_small_run_fills_the_table():
       row['train_gflops'] / result['matmul_gflops'])
   assert result['pipeline'] is None  # only measured with the ResNet class
   json.dumps(result)
-  assert '| resnet_v2_slim resnet_v2_50 |' in benchmark.format_table(result)
+  assert '| resnet_v2_slim resnet_v2_50 |' in report.format_table(result)

@@ -13,10 +13,11 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 from resnet_v1_graph import checkpoints
+from resnet_v1_graph import classifier
 from resnet_v1_graph import cli
 from resnet_v1_graph import data
-from resnet_v1_graph import finetune
-from resnet_v1_graph import model as model_lib
+from resnet_v1_graph.nets import classic
+from resnet_v1_graph.training import finetune
 
 SIZE = 32
 IMAGENET_CLASSES = 1001
@@ -37,7 +38,7 @@ def imagenet(tmp_path_factory):
   Returns (prefix, {name: value}, trainable names).
   """
   path = tmp_path_factory.mktemp('imagenet')
-  net = model_lib.build('resnet_v2_50', **_settings(path, IMAGENET_CLASSES))
+  net = classifier.build('resnet_v2_50', **_settings(path, IMAGENET_CLASSES))
   with net.graph.as_default(), tf.Session() as session:
     session.run(net.trainer.init_op)
     prefix = net.trainer.saver.save(session, str(path / 'model.ckpt'))
@@ -255,7 +256,7 @@ def test_checkpoint_command(imagenet, capsys):
 def task_model(tmp_path_factory):
   """A 10-class resnet_v2_50 to fine-tune, with its own model_path."""
   path = tmp_path_factory.mktemp('task')
-  net = model_lib.build('resnet_v2_50', **_settings(path, TASK_CLASSES))
+  net = classifier.build('resnet_v2_50', **_settings(path, TASK_CLASSES))
   yield path, net
   net.close()
 
@@ -326,8 +327,8 @@ def test_train_command_init_from(tmp_path, capsys):
   # The classic ResNet-18 keeps this end-to-end run short; its head is
   # `dense`. The source is a network-only checkpoint, as published ones are.
   with tf.Graph().as_default(), tf.Session() as session:
-    model_lib.resnet_logits(tf.placeholder(tf.float32, [1, SIZE, SIZE, 3]),
-                            False, 18, 5)
+    classic.resnet_logits(tf.placeholder(tf.float32, [1, SIZE, SIZE, 3]),
+                          False, 18, 5)
     session.run(tf.global_variables_initializer())
     prefix = tf.train.Saver().save(session, str(tmp_path / 'src.ckpt'))
   _write_folder(tmp_path / 'photos', np.random.RandomState(1))

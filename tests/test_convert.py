@@ -15,10 +15,11 @@ import tf_slim
 
 import resnet_v2_slim
 from resnet_v1_graph import checkpoints
+from resnet_v1_graph import classifier
 from resnet_v1_graph import cli
-from resnet_v1_graph import convert
-from resnet_v1_graph import model as model_lib
 from resnet_v1_graph import preprocessing
+from resnet_v1_graph.checkpoints import convert
+from resnet_v1_graph.nets import classic
 
 SIZE = 64  # Even, where 'SAME' and Keras' zero padding differ.
 SEED = 0
@@ -93,8 +94,8 @@ def _classic_logits(checkpoint, images, num_classes, keras_options):
   graph = tf.Graph()
   with graph.as_default():
     inputs = tf.placeholder(tf.float32, images.shape)
-    logits = model_lib.resnet_logits(inputs, False, 50, num_classes,
-                                     keras_compatible=keras_options)
+    logits = classic.resnet_logits(inputs, False, 50, num_classes,
+                                   keras_compatible=keras_options)
     with tf.Session() as session:
       tf.train.Saver().restore(session, checkpoint)
       return session.run(logits, {inputs: images})
@@ -251,14 +252,14 @@ def test_v1_reverse(keras, v1, images, tmp_path):
 
 def test_keras_compatible_is_a_config_option_with_the_same_variables():
   plain = checkpoints.model_variables('resnet', depth=18, num_classes=4)
-  net = model_lib.build('resnet', depth=18, num_classes=4, channel=3,
-                        verbose=False, keras_compatible=True)
+  net = classifier.build('resnet', depth=18, num_classes=4, channel=3,
+                         verbose=False, keras_compatible=True)
   assert net.config.keras_compatible
   network = [v for v in net.graph.get_collection('variables')
              if not checkpoints.is_training_state(v.op.name)]
   assert checkpoints.diff(plain, network)[:4] == ([], [], [], [])
   with pytest.raises(ValueError, match='resnet_v1_50 has no Keras'):
-    model_lib.build('resnet_v1_50', keras_compatible=True)
+    classifier.build('resnet_v1_50', keras_compatible=True)
 
 
 def test_class_adaptation():

@@ -3,6 +3,7 @@
 import io
 import os
 import pickle
+import re
 import tarfile
 
 import h5py
@@ -12,6 +13,7 @@ import sklearn.datasets
 import tensorflow as tf
 
 from resnet_v1_graph import data
+from resnet_v1_graph.data import splits as splits_lib
 
 CIFAR_LABEL_NAMES = (b'airplane', b'automobile', b'bird', b'cat', b'deer',
                      b'dog', b'frog', b'horse', b'ship', b'truck')
@@ -622,9 +624,11 @@ def test_seed_makes_the_split_reproducible(case, cifar_paths, signs_path,
 def test_as_dataset_in_graph_mode_yields_arrays(case, max_embedded_bytes,
                                                 cifar_paths, signs_path,
                                                 folder_path, monkeypatch):
-  monkeypatch.setattr(data, 'MAX_EMBEDDED_ARRAY_BYTES', max_embedded_bytes)
+  # Patched where `ArraySplit` reads them; `data` only re-exports them.
+  monkeypatch.setattr(splits_lib, 'MAX_EMBEDDED_ARRAY_BYTES',
+                      max_embedded_bytes)
   # A chunk size that leaves a partial last chunk.
-  monkeypatch.setattr(data, 'STREAM_CHUNK_EXAMPLES', 7)
+  monkeypatch.setattr(splits_lib, 'STREAM_CHUNK_EXAMPLES', 7)
   source = _load_case(case, cifar_paths, signs_path, folder_path)
   for split in _all_splits(source):
     with tf.Graph().as_default() as graph:
@@ -692,6 +696,75 @@ def test_file_split_arrays_leave_the_callers_graph_alone(folder_path):
     images, _ = source.test.arrays()
   assert graph.get_operations() == []
   assert images.shape == (source.test.num_examples,) + source.image_shape
+
+
+# Images from outside a dataset ------------------------------------------------
+
+
+def test_read_images_resizes_a_constant_image_to_its_value(tmp_path):
+  path = str(tmp_path / 'flat.png')
+  _write_image(path, np.full((5, 7, 3), 200, np.uint8))
+  with tf.Graph().as_default() as graph:
+    images = data.read_images([path], height=4, width=6, channels=3)
+  # A private graph: nothing lands in the caller's.
+  assert graph.get_operations() == []
+  assert images.dtype == np.float32 and images.shape == (1, 4, 6, 3)
+  np.testing.assert_allclose(images, 200 / 255, atol=PNG_TOLERANCE, rtol=0)
+
+
+def test_read_images_interpolates_converts_channels_and_keeps_order(tmp_path):
+  ramp, flat = str(tmp_path / 'ramp.png'), str(tmp_path / 'flat.png')
+  _write_image(ramp, np.array([[[0], [255]]], np.uint8))
+  _write_image(flat, np.full((3, 3, 3), 51, np.uint8))
+  images = data.read_images([ramp, flat], height=1, width=4, channels=1)
+  assert images.shape == (2, 1, 4, 1)
+  # Half-pixel centres of 4 outputs over 2 inputs sit at input x = -0.25,
+  # 0.25, 0.75, 1.25, clamped to [0, 1]: weights 0, 1/4, 3/4, 1 of 255.
+  np.testing.assert_allclose(images[0, 0, :, 0], [0., 0.25, 0.75, 1.],
+                             atol=PNG_TOLERANCE, rtol=0)
+  # An RGB gray of 51 stays 51 when converted to one channel.
+  np.testing.assert_allclose(images[1], 51 / 255, atol=PNG_TOLERANCE, rtol=0)
+
+
+def test_read_images_names_a_missing_file(tmp_path):
+  present, missing = str(tmp_path / 'here.png'), str(tmp_path / 'gone.png')
+  _write_image(present, np.zeros((2, 2, 3), np.uint8))
+  with pytest.raises(FileNotFoundError, match=re.escape(missing)):
+    data.read_images([present, missing], height=2, width=2, channels=3)
+
+
+def test_read_images_names_a_file_that_is_not_an_image(tmp_path):
+  junk = str(tmp_path / 'junk.png')
+  with open(junk, 'wb') as f:
+    f.write(b'these bytes are no image at all')
+  with pytest.raises(ValueError,
+                     match=re.escape(repr(junk)) + '.*cannot be decoded'):
+    data.read_images([junk], height=2, width=2, channels=3)
+
+
+def test_to_unit_range_divides_uint8_by_255_exactly():
+  pixels = np.arange(256, dtype=np.uint8).reshape(1, 16, 16, 1)
+  original = pixels.copy()
+  images = data.to_unit_range(pixels)
+  assert images.dtype == np.float32 and images.shape == pixels.shape
+  # Every uint8 value against the float64 quotient rounded once to float32.
+  np.testing.assert_array_equal(
+      images, (np.arange(256) / 255.).astype(np.float32).reshape(1, 16, 16, 1))
+  assert images[0, 0, 0, 0] == 0. and images[0, -1, -1, 0] == 1.
+  images[...] = 7.
+  np.testing.assert_array_equal(pixels, original)
+
+
+def test_to_unit_range_keeps_float32_values_in_a_new_array():
+  floats = np.random.default_rng(0).uniform(0, 1, (2, 3, 3, 3)).astype(
+      np.float32)
+  original = floats.copy()
+  images = data.to_unit_range(floats)
+  assert images.dtype == np.float32
+  np.testing.assert_array_equal(images, original)
+  assert not np.shares_memory(images, floats)
+  images[...] = 7.
+  np.testing.assert_array_equal(floats, original)
 
 
 # The registry -----------------------------------------------------------------

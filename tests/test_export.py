@@ -20,7 +20,7 @@ import tensorflow.compat.v1 as tf
 
 from resnet_v1_graph import cli
 from resnet_v1_graph import export
-from resnet_v1_graph import model as model_lib
+from resnet_v1_graph import classifier
 
 SIZE = 33
 CLASSES = 5
@@ -106,10 +106,10 @@ def exported(tmp_path_factory):
   jobs, expected = {}, {}
   for name, options in runs.items():
     path = root / name
-    net = model_lib.build(name, height=SIZE, width=SIZE,
-                          num_classes=CLASSES, model_path=str(path / 'model'),
-                          summary_path=str(path / 'summary'), verbose=False,
-                          **options)
+    net = classifier.build(name, height=SIZE, width=SIZE,
+                           num_classes=CLASSES, model_path=str(path / 'model'),
+                           summary_path=str(path / 'summary'), verbose=False,
+                           **options)
     session = _trained_looking(net, rng)
     os.makedirs(path / 'model')
     with net.graph.as_default():

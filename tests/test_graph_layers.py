@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
-import oracles
 from resnet_v1_graph import layers
+from resnet_v1_graph.tools import references as oracles
 
 RNG = np.random.RandomState(0)
 IMAGES = RNG.normal(1.0, 2.0, (6, 9, 9, 3)).astype(np.float32)

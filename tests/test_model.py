@@ -4,10 +4,12 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
-import oracles
 from resnet_v1_graph import checkpoints
-from resnet_v1_graph import model as model_lib
+from resnet_v1_graph import classifier
 from resnet_v1_graph import ResNet
+from resnet_v1_graph.nets import classic
+from resnet_v1_graph.nets import layers
+from resnet_v1_graph.tools import references as oracles
 
 SIZE = 32
 
@@ -86,7 +88,7 @@ def test_inference_graph_folds_conv_biases_into_batch_norm(tmp_path):
   graph = tf.Graph()
   with graph.as_default():
     inputs = tf.placeholder(tf.float32, [None, SIZE, SIZE, 3])
-    logits = model_lib.resnet_logits(inputs, False, 18, 10)
+    logits = classic.resnet_logits(inputs, False, 18, 10)
     model_variables = [(name, shape, dtype)
                        for name, shape, dtype in _variables(reference)
                        if not checkpoints.is_training_state(name)]
@@ -103,7 +105,7 @@ def test_inference_graph_folds_conv_biases_into_batch_norm(tmp_path):
 def test_folded_bias_is_refused_in_a_training_graph():
   with tf.Graph().as_default():
     with pytest.raises(ValueError, match='folded_bias needs training=False'):
-      model_lib.layers.batch_normalization(
+      layers.batch_normalization(
           tf.zeros([1, 2, 2, 3]), training=True, folded_bias=tf.zeros([3]))
 
 
@@ -177,12 +179,12 @@ def test_bad_settings_are_named(kwargs, message, tmp_path):
 
 
 def test_slim_network_behind_the_same_api(tmp_path):
-  model = model_lib.build('resnet_v2_50', height=SIZE, width=SIZE, channel=3,
-                          num_classes=4, model_path=str(tmp_path / 'm'),
-                          summary_path=str(tmp_path / 's'))
+  model = classifier.build('resnet_v2_50', height=SIZE, width=SIZE, channel=3,
+                           num_classes=4, model_path=str(tmp_path / 'm'),
+                           summary_path=str(tmp_path / 's'))
   assert model.logits.shape.as_list() == [None, 4]
   names = [v.op.name for v in model.graph.get_collection('variables')]
   assert 'resnet_v2_50/block4/unit_3/bottleneck_v2/conv3/weights' in names
   assert 'resnet_v2_50/logits/weights/Adam' in names
   with pytest.raises(ValueError, match='resnet_v2_152'):
-    model_lib.build('resnet_v3_50')
+    classifier.build('resnet_v3_50')

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
-from resnet_v1_graph import nets
+from resnet_v1_graph.nets import degradation
+from resnet_v1_graph.nets import registry
 
 
 def _build(fn, shape, num_classes, **kwargs):
@@ -13,6 +14,10 @@ def _build(fn, shape, num_classes, **kwargs):
     images = tf.placeholder(tf.float32, shape)
     logits = fn(images, False, num_classes=num_classes, **kwargs)
   return graph, images, logits
+
+
+def _network_fn(name):
+  return registry.get(name).logits_fn
 
 
 def _trainable(graph):
@@ -35,10 +40,10 @@ def _cifar_parameters(n, classes=10):
                                           (56, 0.85e6), (110, 1.7e6)])
 def test_cifar_resnet_parameters(depth, approx):
   graph, _, logits = _build(
-      lambda images, is_training, num_classes: nets.cifar_resnet_logits(
+      lambda images, is_training, num_classes: degradation.cifar_resnet_logits(
           images, is_training, depth, num_classes), [None, 32, 32, 3], 10)
   total = sum(np.prod(s) for s in _trainable(graph).values())
-  assert total == _cifar_parameters(nets.CIFAR_BLOCKS[depth])
+  assert total == _cifar_parameters(degradation.CIFAR_BLOCKS[depth])
   assert total == pytest.approx(approx, rel=0.03)
   kernels = [n for n in _trainable(graph) if n.endswith('kernel')]
   assert len(kernels) == depth  # 6n + 2 weighted layers.
@@ -54,7 +59,7 @@ def test_plain_twin_has_no_shortcuts_and_same_shapes(name, twin, size,
                                                      classes):
   graphs = {}
   for net in (name, twin):
-    graphs[net], _, logits = _build(nets.network_fn(net),
+    graphs[net], _, logits = _build(_network_fn(net),
                                     [None, size, size, 3], classes)
     assert logits.shape.as_list() == [None, classes]
   residual, plain = _trainable(graphs[name]), _trainable(graphs[twin])
@@ -71,13 +76,13 @@ def test_plain_twin_has_no_shortcuts_and_same_shapes(name, twin, size,
 
 
 def test_resnet30_has_30_weighted_layers():
-  graph, _, _ = _build(nets.network_fn('plain30'), [None, 32, 32, 3], 10)
+  graph, _, _ = _build(_network_fn('plain30'), [None, 32, 32, 3], 10)
   kernels = [n for n in _trainable(graph) if n.endswith('kernel')]
   assert len(kernels) == 30  # conv + 28 in blocks + dense.
 
 
 def test_course_resnet50_names_and_shapes():
-  graph, _, _ = _build(nets.network_fn('course_resnet50'), [None, 64, 64, 3],
+  graph, _, _ = _build(_network_fn('course_resnet50'), [None, 64, 64, 3],
                        6)
   names = _trainable(graph)
   assert names['conv1/kernel'] == [7, 7, 3, 64]
@@ -103,7 +108,7 @@ def test_course_resnet50_names_and_shapes():
 def test_fixed_seed_initialisation_is_reproducible():
   values = []
   for _ in range(2):
-    graph, _, _ = _build(nets.network_fn('course_resnet50'),
+    graph, _, _ = _build(_network_fn('course_resnet50'),
                          [None, 64, 64, 3], 6)
     with graph.as_default(), tf.Session() as sess:
       sess.run(tf.global_variables_initializer())
@@ -115,4 +120,4 @@ def test_fixed_seed_initialisation_is_reproducible():
 
 def test_unknown_network_lists_names():
   with pytest.raises(ValueError, match='cifar_plain110'):
-    nets.network_fn('cifar_resnet21')
+    _network_fn('cifar_resnet21')

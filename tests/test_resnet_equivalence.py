@@ -13,7 +13,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 import tf_slim
 
-import oracles
+from resnet_v1_graph.tools import references as oracles
 from resnet_v2_slim import resnet_v1
 from resnet_v2_slim import resnet_v2
 

@@ -5,7 +5,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 import tf_slim
 
-import oracles
+from resnet_v1_graph.tools import references as oracles
 from resnet_v2_slim import layers
 
 RNG = np.random.RandomState(0)

@@ -25,16 +25,17 @@ of equal depth and width, so the two can be trained side by side.
 
 Typical use:
 
-  from resnet_v1_graph import nets
-  model = nets.build('cifar_resnet20', num_classes=10)
-  plain = nets.build('cifar_plain20', num_classes=10)
-"""
+  logits = degradation.cifar_resnet_logits(images, is_training, depth=56,
+                                           num_classes=10)
+  plain = degradation.cifar_resnet_logits(images, is_training, depth=56,
+                                          num_classes=10, shortcuts=False)
 
-import functools
+or by name through `registry.get('cifar_plain56')`.
+"""
 
 import tensorflow.compat.v1 as tf
 
-from resnet_v1_graph import layers
+from resnet_v1_graph.nets import layers
 
 # [1] section 4.2: n blocks per stage gives 6n + 2 weighted layers.
 CIFAR_BLOCKS = {20: 3, 32: 5, 44: 7, 56: 9, 110: 18}
@@ -223,37 +224,3 @@ def course_resnet50_logits(images, is_training, num_classes=6,
                      int(x.shape[3])])
   return layers.dense(x, num_classes, kernel_initializer=init,
                       name='fc%d' % num_classes)
-
-
-def network_fn(name):
-  """`(images, is_training, num_classes, **options) -> logits` by name.
-
-  Names: cifar_resnet<d> / cifar_plain<d> (d in 20, 32, 44, 56, 110),
-  resnet30 / plain30, course_resnet50 / course_plain50. Options are the
-  functions' keyword arguments, e.g. `batch_norm_momentum`.
-
-  Raises:
-    ValueError: On an unknown name; the message lists the names.
-  """
-  shortcuts = 'plain' not in name
-  if name.startswith(('cifar_resnet', 'cifar_plain')):
-    depth = name[len('cifar_resnet' if shortcuts else 'cifar_plain'):]
-    if depth.isdigit() and int(depth) in CIFAR_BLOCKS:
-      return functools.partial(_cifar, depth=int(depth), shortcuts=shortcuts)
-  elif name in ('resnet30', 'plain30'):
-    return functools.partial(resnet30_logits, shortcuts=shortcuts)
-  elif name in ('course_resnet50', 'course_plain50'):
-    return functools.partial(course_resnet50_logits, shortcuts=shortcuts)
-  raise ValueError('unknown network %r; choose one of %s' %
-                   (name, ', '.join(names())))
-
-
-def _cifar(images, is_training, num_classes, depth, **options):
-  return cifar_resnet_logits(images, is_training, depth, num_classes,
-                             **options)
-
-
-def names():
-  cifar = ['cifar_%s%d' % (kind, d) for kind in ('resnet', 'plain')
-           for d in sorted(CIFAR_BLOCKS)]
-  return cifar + ['resnet30', 'plain30', 'course_resnet50', 'course_plain50']

@@ -8,11 +8,13 @@ Two pairs of architectures hold the same weights under different names:
     ResNet50V2 map one to one. Keras' `predictions` dense kernel
     [2048, classes] is slim's 1x1 `logits` convolution [1, 1, 2048, classes].
   * Keras ResNet50/101/152 and the classic `ResNet` class of depth 50/101/152
-    (`resnet_v1_graph.model`): both stride in the first 1x1 convolution of a
-    stack's first block, with biases in every convolution.
+    (`nets.classic`): both stride in the first 1x1 convolution of a stack's
+    first block, with biases in every convolution.
 
 Slim's v1 generator strides in the 3x3 of a block's last unit, so no Keras
-weights fit it.
+weights fit it. Which network has which twin is `nets.registry`'s to say
+(`Network.keras_twin`); which weight becomes which variable,
+`keras_names`'s (`weight_pairs`, re-exported here).
 
 Same weights do not yet give the same outputs; two details differ:
 
@@ -34,7 +36,7 @@ Slim's ImageNet checkpoints have 1001 classes (class 0 is background), Keras
 
 Typical use:
 
-  from resnet_v1_graph import convert
+  from resnet_v1_graph.checkpoints import convert
 
   convert.keras_to_checkpoint('resnet50v2.h5', 'out/resnet_v2_50.ckpt',
                               'resnet_v2_50', num_classes=1001)
@@ -44,138 +46,31 @@ Typical use:
 or `resnet-tf1 convert SOURCE OUTPUT --model resnet_v2_50 --num-classes 1001`.
 """
 
-import collections
 import os
 
 import numpy as np
 import tensorflow.compat.v1 as tf
 
-from resnet_v1_graph import checkpoints
-from resnet_v1_graph import model as model_lib
+from resnet_v1_graph.checkpoints import family as family_lib
+from resnet_v1_graph.checkpoints import keras_names
+from resnet_v1_graph.checkpoints import reading
+from resnet_v1_graph.checkpoints.keras_names import keras_application
+from resnet_v1_graph.checkpoints.keras_names import keras_graph_options
+from resnet_v1_graph.checkpoints.keras_names import Pair
+from resnet_v1_graph.checkpoints.keras_names import weight_pairs
+from resnet_v1_graph.nets import registry
 
-KERAS_BATCH_NORM_EPSILON = model_lib.KERAS_BATCH_NORM_EPSILON
-KERAS_V2_APPLICATIONS = {50: 'ResNet50V2', 101: 'ResNet101V2',
-                         152: 'ResNet152V2'}
-KERAS_V1_APPLICATIONS = {50: 'ResNet50', 101: 'ResNet101', 152: 'ResNet152'}
-# Keras numbers its stages conv2..conv5 and their blocks from 1.
-KERAS_FIRST_STAGE = 2
-BATCH_NORM_FIELDS = ('gamma', 'beta', 'moving_mean', 'moving_variance')
 # The background logit added for slim's class 0 has zero weights and this
 # bias: e^-100 is below float32's smallest normal number, so it never wins
 # and the other classes keep their probabilities.
 BACKGROUND_BIAS = -100.0
 KERAS_SUFFIX = '.weights.h5'
 
-Pair = collections.namedtuple('Pair', ['keras', 'ours'])
-
-
-def _conv(keras, ours, bias_names=('bias', 'biases'), kernel='weights'):
-  pairs = [Pair(keras + '/kernel', '%s/%s' % (ours, kernel))]
-  if bias_names:
-    pairs.append(Pair(keras + '/' + bias_names[0],
-                      '%s/%s' % (ours, bias_names[1])))
-  return pairs
-
-
-def _batch_norm(keras, ours):
-  return [Pair('%s/%s' % (keras, f), '%s/%s' % (ours, f))
-          for f in BATCH_NORM_FIELDS]
-
-
-def _slim_v2_pairs(depth, scope):
-  """Keras ResNet<depth>V2 names against slim's resnet_v2_<depth>."""
-  from resnet_v2_slim import resnet_utils
-  pairs = _conv('conv1_conv', scope + '/conv1')
-  for block, units in enumerate(resnet_utils.UNITS_PER_BLOCK[depth]):
-    for unit in range(units):
-      keras = 'conv%d_block%d_' % (block + KERAS_FIRST_STAGE, unit + 1)
-      ours = '%s/block%d/unit_%d/bottleneck_v2/' % (scope, block + 1,
-                                                    unit + 1)
-      pairs += _batch_norm(keras + 'preact_bn', ours + 'preact')
-      if unit == 0:  # The first unit of a block widens: a projection.
-        pairs += _conv(keras + '0_conv', ours + 'shortcut')
-      pairs += _conv(keras + '1_conv', ours + 'conv1', bias_names=None)
-      pairs += _batch_norm(keras + '1_bn', ours + 'conv1/BatchNorm')
-      pairs += _conv(keras + '2_conv', ours + 'conv2', bias_names=None)
-      pairs += _batch_norm(keras + '2_bn', ours + 'conv2/BatchNorm')
-      pairs += _conv(keras + '3_conv', ours + 'conv3')
-  pairs += _batch_norm('post_bn', scope + '/postnorm')
-  pairs += _conv('predictions', scope + '/logits')
-  return pairs
-
-
-def _classic_pairs(depth):
-  """Keras ResNet<depth> names against the classic class of that depth."""
-  def conv_bn(keras, ours):
-    return (_conv(keras + '_conv', ours, ('bias', 'bias'), kernel='kernel') +
-            _batch_norm(keras + '_bn', ours + '_BN'))
-
-  pairs = conv_bn('conv1', 'First_Conv')
-  for stack, blocks in enumerate(model_lib.BLOCKS_PER_STACK[depth]):
-    for block in range(blocks):
-      keras = 'conv%d_block%d_' % (stack + KERAS_FIRST_STAGE, block + 1)
-      ours = 'stack_%d_block_%d' % (stack, block)
-      if block == 0:
-        pairs += conv_bn(keras + '0', ours + '_shortcut')
-      for layer in range(3):
-        pairs += conv_bn(keras + str(layer + 1), '%s_conv_%d' % (ours, layer))
-  pairs += [Pair('predictions/kernel', 'dense/kernel'),
-            Pair('predictions/bias', 'dense/bias')]
-  return pairs
-
-
-def _depth_of(model, depth):
-  if model.startswith('resnet_v2_'):
-    return int(model[len('resnet_v2_'):])
-  return depth
-
-
-def weight_pairs(model, depth=None, scope=None):
-  """Every Keras weight name with the variable it becomes, in Keras order.
-
-  Args:
-    model: 'resnet_v2_50', 'resnet_v2_101' or 'resnet_v2_152' (Keras
-      ResNet*V2), or 'resnet' with `depth` 50, 101 or 152 (Keras ResNet*).
-    depth: The depth of 'resnet'.
-    scope: The slim scope (default the network name).
-
-  Returns:
-    A list of `Pair(keras, ours)`.
-
-  Raises:
-    ValueError: For a model Keras has no counterpart of.
-  """
-  depth = _depth_of(model, depth)
-  if model.startswith('resnet_v2_') and depth in KERAS_V2_APPLICATIONS:
-    return _slim_v2_pairs(depth, scope or model)
-  if model == 'resnet' and depth in KERAS_V1_APPLICATIONS:
-    return _classic_pairs(depth)
-  raise ValueError(
-      'no Keras counterpart of %r (depth %r); convert resnet_v2_50/101/152 '
-      '(Keras ResNet*V2) or resnet with depth 50/101/152 (Keras ResNet*); '
-      'slim v1 strides where Keras does not' % (model, depth))
-
-
-def keras_application(model, depth=None):
-  """The name of the Keras application matching `model` ('ResNet50V2', ...)."""
-  weight_pairs(model, depth)  # Raises for models without a counterpart.
-  depth = _depth_of(model, depth)
-  return (KERAS_V2_APPLICATIONS if model.startswith('resnet_v2_')
-          else KERAS_V1_APPLICATIONS)[depth]
-
-
-def keras_graph_options(model):
-  """What makes our graph compute what Keras computes from the same weights.
-
-  Returns:
-    For slim networks, {'keras_padding': True, 'batch_norm_epsilon':
-    1.001e-5} (a network argument and a `resnet_arg_scope` argument); for
-    the classic class, {'keras_compatible': True} (a `Config` field).
-  """
-  if model.startswith('resnet_v2_'):
-    return {'keras_padding': True,
-            'batch_norm_epsilon': KERAS_BATCH_NORM_EPSILON}
-  return {'keras_compatible': True}
+# The naming of `keras_names` is part of this module's interface.
+__all__ = ['BACKGROUND_BIAS', 'KERAS_SUFFIX', 'Pair', 'adapt_classes',
+           'checkpoint_to_keras', 'convert', 'keras_application',
+           'keras_graph_options', 'keras_to_checkpoint', 'read_keras',
+           'weight_pairs', 'write_checkpoint']
 
 
 def adapt_classes(kernel, bias, num_classes):
@@ -184,8 +79,8 @@ def adapt_classes(kernel, bias, num_classes):
   Args:
     kernel: Weights [..., classes] (Keras' dense or slim's 1x1 conv).
     bias: Biases [classes].
-    num_classes: The classes wanted: the same, or 1001 from 1000 (a
-      background class 0 with zero weights and `BACKGROUND_BIAS`) or 1000
+    num_classes: The classes wanted: the same (or None), or 1001 from 1000
+      (a background class 0 with zero weights and `BACKGROUND_BIAS`) or 1000
       from 1001 (class 0 dropped).
 
   Returns:
@@ -197,8 +92,8 @@ def adapt_classes(kernel, bias, num_classes):
   classes = bias.shape[-1]
   if num_classes is None or num_classes == classes:
     return kernel.copy(), bias.copy()
-  background = checkpoints.IMAGENET_CLASSES_WITH_BACKGROUND
-  imagenet = checkpoints.IMAGENET_CLASSES
+  background = registry.IMAGENET_CLASSES_WITH_BACKGROUND
+  imagenet = registry.IMAGENET_CLASSES
   if (classes, num_classes) == (background, imagenet):
     return kernel[..., 1:].copy(), bias[1:].copy()
   if (classes, num_classes) == (imagenet, background):
@@ -206,14 +101,14 @@ def adapt_classes(kernel, bias, num_classes):
     return (np.concatenate([zeros, kernel], axis=-1),
             np.concatenate([np.full([1], BACKGROUND_BIAS, bias.dtype), bias]))
   raise ValueError(
-      'cannot turn %d classes into %d: only 1001 <-> 1000 (slim\'s '
+      'cannot turn %d classes into %d: only %d <-> %d (slim\'s '
       'background class) is a conversion; for another task fine-tune with '
-      'the head excluded' % (classes, num_classes))
+      'the head excluded' % (classes, num_classes, background, imagenet))
 
 
 def _head(pairs):
   return [p for p in pairs
-          if checkpoints.is_head(p.keras) or checkpoints.is_head(p.ours)]
+          if reading.is_head(p.keras) or reading.is_head(p.ours)]
 
 
 def read_keras(path, model, depth=None):
@@ -230,16 +125,14 @@ def read_keras(path, model, depth=None):
   path = str(path)
   if not os.path.isfile(path):
     raise FileNotFoundError('no Keras weights file at %s' % path)
-  family = checkpoints.recognise(checkpoints.read_variables(path))
-  application = keras_application(model, depth)
-  expected = 'keras_v2' if model.startswith('resnet_v2_') else 'keras_v1'
-  wanted_depth = _depth_of(model, depth)
-  if family is None or (family.kind, family.depth) != (expected,
-                                                       wanted_depth):
+  family = family_lib.recognise(reading.read_variables(path))
+  network, depth, application = keras_names.twin(model, depth)
+  expected = keras_names.KERAS_FAMILY_OF[network.family]
+  if family is None or (family.kind, family.depth) != (expected, depth):
     raise ValueError('%s holds %s, not the weights of Keras %s' % (
-        path, checkpoints.describe_family(family), application))
+        path, family_lib.describe_family(family), application))
   if not path.endswith(KERAS_SUFFIX):
-    return checkpoints.read_arrays(path)
+    return reading.read_arrays(path)
   network = _build_keras(application, family.num_classes)
   network.load_weights(path)
   return {weight.path: weight.numpy() for weight in network.weights}
@@ -339,9 +232,8 @@ def checkpoint_to_keras(checkpoint, path, model, depth=None,
   if not str(path).endswith(KERAS_SUFFIX):
     raise ValueError('Keras 3 writes weights to files ending in %s, got %s' %
                      (KERAS_SUFFIX, path))
-  from resnet_v1_graph import finetune
-  checkpoint = finetune.resolve_checkpoint(checkpoint)
-  stored = checkpoints.read_arrays(checkpoint)
+  checkpoint = reading.resolve_checkpoint(checkpoint)
+  stored = reading.read_arrays(checkpoint)
   pairs = weight_pairs(model, depth)
   missing = [p.ours for p in pairs if p.ours not in stored]
   if missing:
@@ -371,6 +263,6 @@ def convert(source, output, model, depth=None, num_classes=None):
   Returns:
     What was written.
   """
-  if checkpoints.is_keras_weights(source):
+  if reading.is_keras_weights(source):
     return keras_to_checkpoint(source, output, model, depth, num_classes)
   return checkpoint_to_keras(source, output, model, depth, num_classes)

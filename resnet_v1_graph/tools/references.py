@@ -1,16 +1,33 @@
-"""The reference implementations our tests compare against (tests only).
+"""The reference implementations: tf-slim's own nets and the classic class.
 
-`tf_slim.nets.resnet_v1/resnet_v2` and `tf.compat.v1.layers` still build on
-TensorFlow 2.21 when tf-keras is installed, `TF_USE_LEGACY_KERAS=1` is set
-before TensorFlow is imported (conftest.py does it) and the module path
-`tf_keras.legacy_tf_layers`, which TensorFlow's lazy loaders still name, is
-pointed at its new home `tf_keras.src.legacy_tf_layers`. Nothing in the
-library imports this module.
+Two independent builds that our code must match: tf-slim 1.1.0's
+`tf_slim.nets.resnet_v1/resnet_v2`, and the classic TF 1.x ResNet class
+written directly against `tf.compat.v1.layers`. The tests compare our
+networks and layers with them, and the benchmark times tf-slim's nets beside
+ours.
+
+They need what the library does not: tf-keras installed (`pip install
+--no-deps tf-keras`, see scripts/install.sh) and `TF_USE_LEGACY_KERAS=1` set
+before TensorFlow is imported (tests/conftest.py and the benchmark set it).
+TensorFlow's lazy loaders still name `tf_keras.legacy_tf_layers`, which
+tf-keras moved to `tf_keras.src.legacy_tf_layers`; every function here points
+the old name at the new home first. Nothing in the library core imports this
+module: only `tools` and the tests do.
+
+Typical use:
+
+  from resnet_v1_graph.tools import references
+
+  _, reference_v1, reference_v2 = references.slim_nets()
+  tensors = references.classic_resnet(18, 32, 32, 1, 10)  # default graph
 """
 
 import importlib
 import os
 import sys
+
+import tensorflow.compat.v1 as tf
+import tf_slim
 
 _LEGACY = 'tf_keras.legacy_tf_layers'
 _LEGACY_SOURCE = 'tf_keras.src.legacy_tf_layers'
@@ -32,13 +49,13 @@ def _alias_legacy_layers():
 def slim():
   """Returns the `tf_slim` module with its layers made to build."""
   _alias_legacy_layers()
-  import tf_slim
   return tf_slim
 
 
 def slim_nets():
   """Returns tf-slim 1.1.0's `(resnet_utils, resnet_v1, resnet_v2)`."""
   _alias_legacy_layers()
+  # Imported here: only the paths that compare with tf-slim need them.
   from tf_slim.nets import resnet_utils, resnet_v1, resnet_v2
   return resnet_utils, resnet_v1, resnet_v2
 
@@ -46,7 +63,6 @@ def slim_nets():
 def tf_layers():
   """Returns `tf.compat.v1.layers` backed by tf-keras."""
   _alias_legacy_layers()
-  import tensorflow.compat.v1 as tf
   return tf.layers
 
 
@@ -59,7 +75,6 @@ def classic_resnet(depth, height, width, channel, num_classes,
   staircase exponential decay and Adam. Returns a dict of the tensors.
   Written directly against tf.layers, independently of the library.
   """
-  import tensorflow.compat.v1 as tf
   layers = tf_layers()
   units = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3],
            101: [3, 4, 23, 3], 152: [3, 8, 36, 3]}[depth]

@@ -11,9 +11,10 @@ run of `fit` resumes from its own checkpoints instead.
 
 Typical use:
 
-  from resnet_v1_graph import finetune, model
+  from resnet_v1_graph import build
+  from resnet_v1_graph.training import finetune
 
-  net = model.build('resnet_v2_50', height=224, width=224, channel=3,
+  net = build('resnet_v2_50', height=224, width=224, channel=3,
                     num_classes=10, model_path='runs/flowers')
   report = finetune.initialize_from(net, 'resnet_v2_50.ckpt')
   print(finetune.format_report(report))
@@ -26,15 +27,15 @@ or from the command line:
 """
 
 import collections
-import os
 
 import tensorflow.compat.v1 as tf
 
 from resnet_v1_graph import checkpoints
-from resnet_v1_graph import trainer as trainer_lib
+from resnet_v1_graph.nets import registry
+from resnet_v1_graph.training import session as session_lib
 
 # The classification layers of every family; their shape follows the task.
-DEFAULT_EXCLUDE = checkpoints.HEAD_SCOPES
+DEFAULT_EXCLUDE = registry.HEAD_SCOPES
 # How many names of each kind `format_report` lists.
 SHOWN_NAMES = 10
 
@@ -66,27 +67,6 @@ def is_excluded(name, exclude):
              for scope in exclude)
 
 
-def resolve_checkpoint(path):
-  """The checkpoint prefix at `path` (a prefix, or a directory's latest).
-
-  Raises:
-    FileNotFoundError: If there is no checkpoint there.
-    ValueError: If `path` is a Keras weights file, which needs converting.
-  """
-  path = str(path)
-  if checkpoints.is_keras_weights(path):
-    raise ValueError(
-        '%s holds Keras weights; convert it to a checkpoint first with '
-        '`resnet-tf1 convert`' % path)
-  if os.path.isdir(path):
-    found = tf.train.latest_checkpoint(path)
-    if found is None:
-      raise FileNotFoundError('no checkpoint in directory %s' % path)
-    return found
-  checkpoints.read_variables(path)  # Raises FileNotFoundError if unreadable.
-  return path
-
-
 def plan(checkpoint, variables, exclude=DEFAULT_EXCLUDE):
   """Decides which of `variables` to restore from `checkpoint`.
 
@@ -102,7 +82,7 @@ def plan(checkpoint, variables, exclude=DEFAULT_EXCLUDE):
   Raises:
     FileNotFoundError: If there is no checkpoint at `checkpoint`.
   """
-  checkpoint = resolve_checkpoint(checkpoint)
+  checkpoint = checkpoints.resolve_checkpoint(checkpoint)
   stored = checkpoints.read_variables(checkpoint)
   kinds = collections.defaultdict(list)
   var_list = {}
@@ -172,7 +152,7 @@ def initialize_from(model, checkpoint, exclude=DEFAULT_EXCLUDE):
   overwritten.
 
   Args:
-    model: A `model.GraphModel`.
+    model: A `classifier.Classifier` (a graph model with its trainer).
     checkpoint: A checkpoint prefix or directory.
     exclude: Scopes to leave as initialised.
 
@@ -186,19 +166,14 @@ def initialize_from(model, checkpoint, exclude=DEFAULT_EXCLUDE):
   trainer = model.trainer
   if trainer.latest_checkpoint():
     return None
-  cfg = model.config
-  session_config = tf.ConfigProto(
-      intra_op_parallelism_threads=cfg.intra_op_threads,
-      inter_op_parallelism_threads=cfg.inter_op_threads)
-  with model.graph.as_default(), tf.Session(
-      graph=model.graph, config=session_config) as session:
+  with model.graph.as_default(), session_lib.open_session(
+      model.graph, model.config) as session:
     session.run(trainer.init_op)
     report = restore(session, checkpoint,
                      model.graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES),
                      exclude)
-    os.makedirs(trainer.model_path, exist_ok=True)
-    trainer.saver.save(session, os.path.join(trainer.model_path,
-                                             trainer_lib.CHECKPOINT_NAME),
+    trainer.run.make_checkpoint_dirs()
+    trainer.saver.save(session, trainer.run.checkpoint_prefix,
                        global_step=session.run(model.global_step))
   return report
 

@@ -23,6 +23,9 @@ from resnet_v2_slim.layers import apply_batch_norm
 # tf.layers.batch_normalization's defaults.
 BATCH_NORM_MOMENTUM = 0.99
 BATCH_NORM_EPSILON = 1e-3
+# Keras' ResNets normalize with this epsilon; networks that reproduce their
+# outputs from converted weights (`keras_compatible`) use it too.
+KERAS_BATCH_NORM_EPSILON = 1.001e-5
 
 _PADDINGS = {'same': 'SAME', 'valid': 'VALID'}
 

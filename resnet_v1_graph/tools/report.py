@@ -1,0 +1,153 @@
+"""The benchmark's results: rows from medians, the ratios, the tables.
+
+`benchmark.run` times step sets and hands their median seconds here; these
+functions turn them into rows ({'name', 'kind', 'family',
+'train_images_per_s', 'latency_ms', 'infer_images_per_s', ...}), pair our
+rows with the competitors of their family (`ratios`) and write the markdown
+table that `python -m resnet_v1_graph.tools.benchmark` prints.
+
+Typical use:
+
+  from resnet_v1_graph.tools import report
+
+  rows = [dict(name=name, kind=report.OURS, family=family,
+               **report.rates(medians, batch))]
+  print(report.format_table({..., 'rows': rows,
+                             'ratios': report.ratios(rows)}))
+"""
+
+import os
+import platform
+
+import tensorflow as tf2
+
+from resnet_v1_graph.tools import timing
+
+# The kind of our rows; competitors' are 'reference' and 'keras'.
+OURS = 'ours'
+
+
+def rates(medians, batch):
+  """A row's rates from {'train', 'latency', 'infer'} median seconds."""
+  return {'train_images_per_s': batch / medians['train'],
+          'latency_ms': medians['latency'] * 1e3,
+          'infer_images_per_s': timing.INFERENCE_BATCH / medians['infer']}
+
+
+def best_keras_rows(keras_sets, medians, batch):
+  """Per Keras family, the row of its faster `jit_compile` setting."""
+  best = {}
+  for family, jit, index in keras_sets:
+    row = dict(name='keras.applications.%s' % family, kind='keras',
+               family=family, jit_compile=jit,
+               **rates(medians[index], batch))
+    if family not in best or row['train_images_per_s'] > best[family][
+        'train_images_per_s']:
+      best[family] = row
+  return list(best.values())
+
+
+def pipeline_rates(medians, batch):
+  """Images/s of the classic class fed by tf.data and by one batch."""
+  real = batch / medians['real']
+  synthetic = batch / medians['synthetic']
+  return {'real_images_per_s': real, 'synthetic_images_per_s': synthetic,
+          'real_over_synthetic': real / synthetic}
+
+
+def add_gflops(rows, flops, peak):
+  """Adds each row's training GFLOP/s and its share of the matmul `peak`."""
+  for row in rows:
+    forward = flops.get(row['name'], flops.get(row['family']))
+    if forward:
+      # Training costs about three forward passes (forward, two backward).
+      row['train_gflops'] = 3 * forward * row['train_images_per_s'] / 1e9
+      row['peak_share'] = row['train_gflops'] / peak
+
+
+
+
+def ratios(rows):
+  """ours / theirs for each metric, matching networks by family."""
+  out = []
+  for ours in (r for r in rows if r['kind'] == OURS):
+    for theirs in (r for r in rows if r['kind'] != OURS and
+                   r['family'] == ours['family']):
+      out.append({
+          'ours': ours['name'], 'theirs': theirs['name'],
+          'train': ours['train_images_per_s'] / theirs['train_images_per_s'],
+          'infer_batch_32': (ours['infer_images_per_s'] /
+                             theirs['infer_images_per_s']),
+          'latency_batch_1': theirs['latency_ms'] / ours['latency_ms']})
+  return out
+
+
+# CPU features that decide what bf16 can buy: AVX512-BF16 only converts and
+# takes dot products at the fp32 FMA rate; AMX tiles are what make bf16 fast.
+_ISA_FLAGS = ('avx512f', 'avx512_bf16', 'avx512_fp16', 'amx_tile', 'amx_bf16')
+
+
+def machine():
+  """The CPU, its core count and ISA features, and TensorFlow's version."""
+  cpu = platform.processor() or platform.machine()
+  flags = set()
+  try:
+    with open('/proc/cpuinfo', encoding='utf-8') as f:
+      for line in f:
+        if line.startswith('model name'):
+          cpu = line.split(':', 1)[1].strip()
+        elif line.startswith('flags') and not flags:
+          flags = set(line.split(':', 1)[1].split())
+  except OSError:
+    pass
+  return {'cpu': cpu, 'cores': os.cpu_count(), 'tensorflow': tf2.__version__,
+          'isa': [flag for flag in _ISA_FLAGS if flag in flags]}
+
+
+def format_row(row):
+  """One measured row as a line of progress output."""
+  return ('%-36s train %7.2f img/s | infer b1 %8.1f ms | b32 %7.2f img/s' %
+          (row['name'], row['train_images_per_s'], row['latency_ms'],
+           row['infer_images_per_s']))
+
+
+def format_table(result):
+  """Markdown tables of the measurements and the ratios."""
+  machine = result['machine']
+  lines = ['Machine: %s, %d cores (%s), TensorFlow %s' % (
+      machine['cpu'], machine['cores'],
+      ', '.join(machine.get('isa') or ['no AVX-512']), machine['tensorflow']),
+           'Input %dx%d, training batch %d, precision %s%s, median of %d '
+           'steps after warm-up; matmul peak %.1f GFLOP/s%s.' % (
+               result['size'], result['size'], result['batch'],
+               result['precision'], ' with XLA' if result.get('xla') else '',
+               result['repeats'], result['matmul_gflops'],
+               ' (fp32 matmul: %.1f GFLOP/s)' % result['matmul_fp32_gflops']
+               if result['precision'] != 'fp32' and
+               'matmul_fp32_gflops' in result else ''), '',
+           '| network | train img/s | infer batch 1 (ms) | infer batch 32 '
+           'img/s | train GFLOP/s | share of matmul peak |',
+           '|---|---:|---:|---:|---:|---:|']
+  for row in result['rows']:
+    lines.append('| %s | %.2f | %.1f | %.2f | %s | %s |' % (
+        row['name'] + (' (jit_compile)' if row.get('jit_compile') else ''),
+        row['train_images_per_s'], row['latency_ms'],
+        row['infer_images_per_s'],
+        '%.1f' % row['train_gflops'] if 'train_gflops' in row else '-',
+        '%.0f%%' % (100 * row['peak_share']) if 'peak_share' in row else '-'))
+  pipeline = result.get('pipeline')
+  if pipeline:
+    lines += ['', 'Input pipeline (resnet_v1_graph ResNet-50 training): '
+              'tf.data from uint8 arrays %.2f img/s, one synthetic batch '
+              'in-graph %.2f img/s: real/synthetic = %.3f.' % (
+                  pipeline['real_images_per_s'],
+                  pipeline['synthetic_images_per_s'],
+                  pipeline['real_over_synthetic'])]
+  if result['ratios']:
+    lines += ['', '| ours / theirs | training | inference batch 32 | '
+              'latency batch 1 (theirs/ours) |', '|---|---:|---:|---:|']
+    for r in result['ratios']:
+      lines.append('| %s / %s | %.2fx | %.2fx | %.2fx |' % (
+          r['ours'], r['theirs'], r['train'], r['infer_batch_32'],
+          r['latency_batch_1']))
+  return '\n'.join(lines)

@@ -1,0 +1,376 @@
+"""Sessions, checkpoints and the training loop for any `GraphModel`.
+
+The trainer knows nothing of ResNets: it needs a model whose graph has
+`input_x`, `input_y`, `is_training`, `dataset_handle`, `logits`,
+`prediction`, `probabilities`, `loss`, `acc`, `global_step`, `learning_rate`
+and `optimize` (see `model.GraphModel`).
+
+What `fit` does:
+  * streams the training split through tf.data (shuffled every epoch,
+    batched, prefetched) into the model's placeholders, with `is_training`
+    fed True so batch norm uses batch statistics and updates its averages;
+  * validates after every epoch, and every `validate_every` steps;
+  * shows a tqdm progress bar on a terminal and one line per epoch
+    (`verbose=False`: nothing);
+  * writes TensorBoard events (loss, accuracy, learning rate) under
+    `summary_path/train` and `summary_path/validation`, and a PNG of the
+    curves with their history as JSON;
+  * keeps the latest `max_to_keep` checkpoints in `model_path` and the best
+    one by validation accuracy in `model_path/best` (file names: `rundir`);
+  * resumes from the latest checkpoint, `global_step` continuing, and trains
+    the epochs that remain;
+  * stops on a NaN loss without saving, so the last good checkpoint stays.
+"""
+
+import functools
+import math
+import time
+
+import numpy as np
+import tensorflow.compat.v1 as tf
+import tqdm
+
+from resnet_v1_graph import checkpoints
+from resnet_v1_graph import data
+from resnet_v1_graph.training import rundir
+from resnet_v1_graph.training import session as session_lib
+from resnet_v1_graph.training import summaries
+
+
+def _in_graph(method):
+  """Runs a Trainer method with the model's graph as the default graph.
+
+  Savers, summary writers and pipelines must see the graph they belong to;
+  the caller's default graph (or eager mode) must not matter.
+  """
+  @functools.wraps(method)
+  def wrapper(self, *args, **kwargs):
+    with self.graph.as_default():
+      return method(self, *args, **kwargs)
+  return wrapper
+
+
+class Trainer:
+  """Runs a `GraphModel`: one session, savers, summaries.
+
+  Args:
+    model: A `model.GraphModel`.
+  """
+
+  def __init__(self, model):
+    self.model = model
+    self.config = model.config
+    self.graph = model.graph
+    self.run = rundir.RunDir.from_config(self.config)
+    with self.graph.as_default():
+      self.saver = tf.train.Saver(max_to_keep=self.config.max_to_keep)
+      self.best_saver = tf.train.Saver(max_to_keep=1)
+      self.init_op = tf.global_variables_initializer()
+      self.batch_size = tf.shape(model.input_y)[0]
+      # Fetched beside `optimize`, a plain read of global_step may run before
+      # the increment; this read waits for it.
+      with tf.control_dependencies([model.optimize]):
+        self.step_after_update = tf.identity(model.global_step.read_value())
+    self.session = None
+    self._handles = {}
+
+  # Session and checkpoints.
+
+  def _open(self):
+    if self.session is None:
+      self.session = session_lib.open_session(self.graph, self.config)
+    return self.session
+
+  def close(self):
+    if self.session is not None:
+      self.session.close()
+      self.session = None
+      self._handles = {}
+
+  def latest_checkpoint(self):
+    return self.run.latest_checkpoint()
+
+  @_in_graph
+  def restore(self, checkpoint=None):
+    """Restores a checkpoint into the session, without initializing first.
+
+    Args:
+      checkpoint: A checkpoint prefix or a directory; default the best
+        checkpoint in `model_path`, else the latest.
+
+    Returns:
+      The checkpoint prefix restored.
+
+    Raises:
+      FileNotFoundError: If there is no checkpoint.
+      checkpoints.CheckpointMismatchError: If it belongs to another
+        architecture; the message lists the differences.
+    """
+    if checkpoint is None:
+      checkpoint = self.run.best_or_latest_checkpoint()
+      if checkpoint is None:
+        raise FileNotFoundError(
+            'no checkpoint in %s; train first (fit) or pass a checkpoint' %
+            self.run.model_path)
+    else:
+      checkpoint = checkpoints.resolve_checkpoint(checkpoint)
+    checkpoints.check(checkpoint, tf.global_variables(),
+                      self.model.describe())
+    self.saver.restore(self._open(), checkpoint)
+    return checkpoint
+
+  def _ensure_variables(self):
+    """Restores the best/latest checkpoint unless the session has weights."""
+    if self.session is None:
+      self.restore()
+
+  # Data.
+
+  def _check_split(self, split, what):
+    if split is None or split.num_examples == 0:
+      raise ValueError('the %s split is empty; give it at least one example'
+                       % what)
+    labels = split.labels
+    bad = labels[(labels < 0) | (labels >= self.config.num_classes)]
+    if bad.size:
+      raise ValueError(
+          '%s labels must lie in [0, %d) for num_classes=%d; found %s' %
+          (what, self.config.num_classes, self.config.num_classes,
+           sorted(set(bad.tolist()))[:10]))
+
+  def _dataset(self, split, what, shuffle):
+    """Builds the batched pipeline for `split` in the model's graph.
+
+    A shuffled pipeline takes its shuffle seed from `self.epoch_seed`, fed
+    with the epoch number when the iterator is initialised: each epoch gets
+    its own order (beside the graph seed, `config.seed`), and a resumed run
+    replays exactly the order an uninterrupted one would have used.
+    """
+    self._check_split(split, what)
+    if shuffle:
+      self.epoch_seed = tf.placeholder_with_default(
+          tf.constant(0, tf.int64), [], name='epoch_seed')
+    dataset = split.batched(
+        self.config.batch_size,
+        shuffle_buffer=(self.config.shuffle_buffer or split.num_examples
+                        if shuffle else 0),
+        seed=self.epoch_seed if shuffle else None)
+    expected = [self.config.height, self.config.width, self.config.channel]
+    got = dataset.element_spec[0].shape.as_list()[1:]
+    if got != expected:
+      raise ValueError(
+          'the %s images are %s but the model expects [height, width, '
+          'channel] = %s; build the model with the data\'s shape or resize '
+          'the data' % (what, got, expected))
+    iterator = tf.data.make_initializable_iterator(dataset)
+    return iterator, iterator.string_handle()
+
+  def _handle(self, iterator, handle_tensor):
+    key = id(iterator)
+    if key not in self._handles:
+      self._handles[key] = self.session.run(handle_tensor)
+    return self._handles[key]
+
+  # Training.
+
+  @_in_graph
+  def fit(self, train, validation=None):
+    """Trains for the epochs `config.epoch` asks for, resuming if it can.
+
+    Args:
+      train: A `data.Split` to train on.
+      validation: An optional `data.Split` to validate on and choose the
+        best checkpoint by (without it, the best is the latest).
+
+    Returns:
+      The history: a dict of per-epoch lists (`epoch`, `step`,
+      `train_loss`, `train_accuracy`, `learning_rate`, and with validation
+      `val_loss`, `val_accuracy`) plus `steps` for mid-epoch validations.
+
+    Raises:
+      ValueError: On an empty split, labels out of range or images of the
+        wrong shape.
+      FloatingPointError: If the loss becomes NaN; the latest checkpoint on
+        disk is the last good one.
+      checkpoints.CheckpointMismatchError: If `model_path` holds a
+        checkpoint of another architecture.
+    """
+    pipelines = {'train': self._dataset(train, 'train', True)}
+    if validation is not None and validation.num_examples:
+      pipelines['validation'] = self._dataset(validation, 'validation', False)
+    steps_per_epoch = math.ceil(train.num_examples / self.config.batch_size)
+    history, first_epoch = self._start(steps_per_epoch)
+    best = self.run.best_accuracy()
+    writers = self._summary_writers(pipelines)
+    try:
+      for epoch in range(first_epoch, self.config.epoch):
+        started = time.time()
+        row = self._train_epoch(epoch, steps_per_epoch, pipelines, writers,
+                                history)
+        if 'validation' in pipelines:
+          metrics = self._run_eval(*pipelines['validation'])
+          row.update(val_loss=metrics['loss'],
+                     val_accuracy=metrics['accuracy'])
+          summaries.write_scalars(writers['validation'], row['step'], metrics)
+        improved = self._save_epoch(row, history, best)
+        if improved:
+          best = row.get('val_accuracy', row['train_accuracy'])
+        self._report(row, improved, time.time() - started)
+    finally:
+      for writer in writers.values():
+        writer.close()
+    return history
+
+  def _start(self, steps_per_epoch):
+    """Restores the latest checkpoint or initialises; (history, first epoch)."""
+    session = self._open()
+    resumed = self.latest_checkpoint()
+    if resumed:
+      self.restore(resumed)
+    else:
+      session.run(self.init_op)
+    self.run.make_checkpoint_dirs()
+    step = session.run(self.model.global_step)
+    first_epoch = step // steps_per_epoch
+    if self.config.verbose and resumed:
+      print('resumed from %s at step %d (epoch %d of %d)' %
+            (resumed, step, first_epoch, self.config.epoch))
+    return self.run.read_history(), first_epoch
+
+  def _summary_writers(self, pipelines):
+    """A TensorBoard writer per pipeline; the train one shows the graph."""
+    return {name: tf.summary.FileWriter(
+        self.run.summary_dir(name),
+        self.graph if name == rundir.TRAIN_SUMMARIES else None)
+            for name in pipelines}
+
+  def _train_epoch(self, epoch, steps_per_epoch, pipelines, writers, history):
+    """Runs one epoch of training steps; returns its metrics row."""
+    cfg, model, session = self.config, self.model, self.session
+    iterator, handle = pipelines['train']
+    session.run(iterator.initializer, {self.epoch_seed: epoch})
+    feed = {model.dataset_handle: self._handle(iterator, handle),
+            model.is_training: True}
+    totals = np.zeros(3)  # loss * n, correct, n
+    bar = tqdm.tqdm(total=steps_per_epoch, unit='step', leave=False,
+                    desc='epoch %d/%d' % (epoch + 1, cfg.epoch),
+                    disable=None if cfg.verbose else True)
+    with bar:
+      while True:
+        try:
+          loss, acc, lr, step, n = session.run(
+              [model.loss, model.acc, model.learning_rate,
+               self.step_after_update, self.batch_size], feed)
+        except tf.errors.OutOfRangeError:
+          break
+        self._check_finite(loss, step, epoch)
+        totals += (loss * n, acc * n, n)
+        summaries.write_scalars(writers['train'], step, {
+            'loss': loss, 'accuracy': acc, 'learning_rate': lr})
+        bar.set_postfix(loss='%.4f' % (totals[0] / totals[2]),
+                        acc='%.4f' % (totals[1] / totals[2]), refresh=False)
+        bar.update()
+        if ('validation' in pipelines and cfg.validate_every and
+            step % cfg.validate_every == 0):
+          metrics = self._run_eval(*pipelines['validation'])
+          history['steps'].append({'step': int(step), **metrics})
+          summaries.write_scalars(writers['validation'], step, metrics)
+    return {'epoch': epoch + 1, 'step': int(step),
+            'train_loss': totals[0] / totals[2],
+            'train_accuracy': totals[1] / totals[2],
+            'learning_rate': float(lr)}
+
+  def _check_finite(self, loss, step, epoch):
+    if not np.isfinite(loss):
+      raise FloatingPointError(
+          'loss became %s at step %d (epoch %d); training stopped. '
+          'Nothing was saved after the last good checkpoint: %s. '
+          'Lower learning_rate or check the data.' %
+          ('NaN' if np.isnan(loss) else 'infinite', step, epoch + 1,
+           self.latest_checkpoint()))
+
+  def _save_epoch(self, row, history, best):
+    """Saves the epoch's checkpoint (and best), history and curves.
+
+    Returns:
+      True if the epoch's score beat `best` and became the best checkpoint.
+    """
+    for key, value in row.items():
+      history.setdefault(key, []).append(value)
+    self.saver.save(self.session, self.run.checkpoint_prefix,
+                    global_step=row['step'])
+    score = row.get('val_accuracy', row['train_accuracy'])
+    improved = best is None or score > best
+    if improved:
+      self.best_saver.save(self.session, self.run.best_prefix,
+                           global_step=row['step'])
+      self.run.write_best_record(score, row['step'], row['epoch'])
+    self.run.write_history(history)
+    summaries.plot_curves(history, self.run.curves_path)
+    return improved
+
+  def _report(self, row, improved, seconds):
+    if self.config.verbose:
+      print('epoch %d/%d %s%s (%.1fs)' % (
+          row['epoch'], self.config.epoch, summaries.format_row(row),
+          ' *' if improved else '', seconds), flush=True)
+
+  # Evaluation and prediction.
+
+  def _run_eval(self, iterator, handle_tensor):
+    model, session = self.model, self.session
+    session.run(iterator.initializer)
+    feed = {model.dataset_handle: self._handle(iterator, handle_tensor)}
+    total_loss = correct = count = 0.0
+    while True:
+      try:
+        loss, acc, n = session.run([model.loss, model.acc, self.batch_size],
+                                   feed)
+      except tf.errors.OutOfRangeError:
+        break
+      total_loss += loss * n
+      correct += acc * n
+      count += n
+    return {'loss': total_loss / count, 'accuracy': correct / count}
+
+  @_in_graph
+  def evaluate(self, split):
+    """Loss and accuracy over a `data.Split`, in inference mode.
+
+    Uses the weights in the session, or restores the best (else latest)
+    checkpoint first.
+
+    Returns:
+      {'loss': float, 'accuracy': float}.
+    """
+    pipeline = self._dataset(split, 'evaluation', False)
+    self._ensure_variables()
+    return self._run_eval(*pipeline)
+
+  def _images(self, images):
+    images = np.asarray(images)
+    expected = (self.config.height, self.config.width, self.config.channel)
+    if images.ndim == 3:
+      images = images[None]
+    if images.ndim != 4 or images.shape[1:] != expected:
+      raise ValueError(
+          'images must be [N, %d, %d, %d] or one [%d, %d, %d] image, got '
+          'shape %s' % (expected + expected + (images.shape,)))
+    # Training data is scaled to [0, 1]; raw 8-bit images get the same.
+    return data.to_unit_range(images)
+
+  @_in_graph
+  def predict_proba(self, images):
+    """Class probabilities, float32 [N, num_classes], in inference mode."""
+    images = self._images(images)
+    self._ensure_variables()
+    batch = self.config.batch_size
+    return np.concatenate([
+        self.session.run(self.model.probabilities,
+                         {self.model.input_x: images[i:i + batch]})
+        for i in range(0, len(images), batch)]) if len(images) else np.zeros(
+            (0, self.config.num_classes), np.float32)
+
+  def predict(self, images):
+    """One label per image, int64 [N]: the most probable class."""
+    return np.argmax(self.predict_proba(images), axis=1).astype(np.int64)
