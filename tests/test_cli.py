@@ -61,3 +61,35 @@ def test_bad_command_lines(run, tmp_path):
   with pytest.raises(FileNotFoundError):
     cli.main(['train', '--dataset', 'cifar10', '--data-path',
               str(tmp_path / 'nowhere'), '--model-path', str(tmp_path)])
+
+
+def test_a_run_is_rebuilt_from_its_directory_alone(tmp_path, capsys):
+  model_path = str(tmp_path / 'model')
+  assert cli.main(['train', '--model', 'cifar_resnet20', '--image-size', '8',
+                   '--epoch', '1', '--batch-size', '128',
+                   '--model-path', model_path,
+                   '--summary-path', str(tmp_path / 'summary')]) == 0
+  out = capsys.readouterr().out
+  assert 'training cifar_resnet20 on digits' in out
+  accuracy = float(out.split('test accuracy: ')[1].split()[0])
+  saved = json.load(open(tmp_path / 'model' / 'config.json'))
+  assert saved['model'] == 'cifar_resnet20'
+
+  # No --model, no shape flags: config.json names the network.
+  assert cli.main(['evaluate', '--model-path', model_path]) == 0
+  out = capsys.readouterr().out
+  assert float(out.split('test accuracy: ')[1].split()[0]) == pytest.approx(
+      accuracy, abs=1e-6)
+  frozen = tmp_path / 'model.pb'
+  assert cli.main(['export', '--model-path', model_path,
+                   '--frozen', str(frozen)]) == 0
+  assert frozen.stat().st_size > 0
+
+
+def test_model_choices_come_from_the_registry(tmp_path, capsys):
+  with pytest.raises(SystemExit):
+    cli.main(['train', '--model', 'resnet_v3_50'])
+  assert 'cifar_plain110' in capsys.readouterr().err
+  with pytest.raises(FileNotFoundError, match='not a training run'):
+    cli.main(['export', '--model-path', str(tmp_path), '--frozen',
+              str(tmp_path / 'm.pb')])

@@ -51,3 +51,14 @@ def test_file_errors(tmp_path):
   typo.write_text('{"epochs": 3}')
   with pytest.raises(ValueError, match=r"unknown config field\(s\) \['epochs'\]"):
     config.Config.from_file(str(typo))
+
+
+def test_the_network_name_is_checked_against_the_registry():
+  assert config.DEFAULTS.model == 'resnet'
+  assert config.DEFAULTS.replace(model='cifar_plain20').model == (
+      'cifar_plain20')
+  with pytest.raises(ValueError, match="unknown model 'resnet_v3_50'.*"
+                                       "resnet_v2_50"):
+    config.DEFAULTS.replace(model='resnet_v3_50')
+  with pytest.raises(ValueError, match='no Keras counterpart'):
+    config.DEFAULTS.replace(model='resnet_v1_50', keras_compatible=True)

@@ -121,3 +121,45 @@ def test_fixed_seed_initialisation_is_reproducible():
 def test_unknown_network_lists_names():
   with pytest.raises(ValueError, match='cifar_plain110'):
     _network_fn('cifar_resnet21')
+
+
+# The registry: every name builds what its entry says.
+
+# A size every network accepts that keeps the deep slim graphs cheap.
+REGISTRY_SIZE = 64
+
+
+@pytest.mark.parametrize('name', registry.names())
+def test_every_registered_network_builds_as_its_entry_says(name):
+  network = registry.get(name)
+  assert network.family in registry.FAMILIES
+  depth = network.depth or 18
+  assert depth in network.depths
+  options = {'depth': depth} if network.depth is None else {}
+  classes = 7
+  graph, _, logits = _build(network.logits_fn,
+                            [None, REGISTRY_SIZE, REGISTRY_SIZE, 3], classes,
+                            **options)
+  assert logits.shape.as_list() == [None, classes]
+  # The classification layer sits under the entry's head scope, and only
+  # it has one output per class.
+  heads = {n: shape for n, shape in _trainable(graph).items()
+           if any(part.startswith(network.head_scope)
+                  for part in n.split('/')[:-1])}
+  assert heads
+  assert all(shape[-1] == classes for shape in heads.values())
+
+
+def test_registry_families_and_twins():
+  assert registry.names()[0] == registry.CLASSIC
+  assert registry.get('resnet').keras_twin(50) == 'ResNet50'
+  assert registry.get('resnet').keras_twin(18) is None
+  assert registry.get('resnet_v2_101').keras_twin() == 'ResNet101V2'
+  assert registry.get('resnet_v1_50').keras_twin() is None
+  assert not registry.get('resnet_v1_50').keras_compatible
+  assert registry.get('resnet_v2_200').keras_compatible
+  assert registry.get('cifar_plain56').shortcuts is False
+  assert registry.get('course_resnet50').image_size == 64
+  assert registry.get('resnet_v2_50').num_classes == (
+      registry.IMAGENET_CLASSES_WITH_BACKGROUND)
+  assert set(registry.HEAD_SCOPES) >= {'dense', 'logits', 'predictions'}
