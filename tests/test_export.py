@@ -20,6 +20,7 @@ import tensorflow.compat.v1 as tf
 
 from resnet_v1_graph import cli
 from resnet_v1_graph import export
+from resnet_v1_graph.training import rundir
 from resnet_v1_graph import classifier
 
 SIZE = 33
@@ -134,7 +135,7 @@ def exported(tmp_path_factory):
       assert written['checkpoint'] == checkpoint
     else:
       # The CLI rebuilds the run from the config.json that `train` writes.
-      with open(path / 'model' / cli.CONFIG_FILE, 'w') as f:
+      with open(path / 'model' / rundir.CONFIG_FILE, 'w') as f:
         json.dump(dict(net.config.to_dict(), model=name), f)
       assert cli.main(['export', '--model-path', str(path / 'model'),
                        '--saved-model', job['saved_model'],

@@ -208,13 +208,8 @@ class Trainer:
         row = self._train_epoch(epoch, steps_per_epoch, pipelines, writers,
                                 history)
         if 'validation' in pipelines:
-          metrics = self._run_eval(*pipelines['validation'])
-          row.update(val_loss=metrics['loss'],
-                     val_accuracy=metrics['accuracy'])
-          summaries.write_scalars(writers['validation'], row['step'], metrics)
-        improved = self._save_epoch(row, history, best)
-        if improved:
-          best = row.get('val_accuracy', row['train_accuracy'])
+          row.update(self._validate_epoch(row['step'], pipelines, writers))
+        best, improved = self._save_epoch(row, history, best)
         self._report(row, improved, time.time() - started)
     finally:
       for writer in writers.values():
@@ -280,6 +275,12 @@ class Trainer:
             'train_accuracy': totals[1] / totals[2],
             'learning_rate': float(lr)}
 
+  def _validate_epoch(self, step, pipelines, writers):
+    """Validates at the end of an epoch; returns the row's val_* entries."""
+    metrics = self._run_eval(*pipelines['validation'])
+    summaries.write_scalars(writers['validation'], step, metrics)
+    return {'val_loss': metrics['loss'], 'val_accuracy': metrics['accuracy']}
+
   def _check_finite(self, loss, step, epoch):
     if not np.isfinite(loss):
       raise FloatingPointError(
@@ -292,8 +293,10 @@ class Trainer:
   def _save_epoch(self, row, history, best):
     """Saves the epoch's checkpoint (and best), history and curves.
 
+    The score is the validation accuracy, else the training accuracy.
+
     Returns:
-      True if the epoch's score beat `best` and became the best checkpoint.
+      (best score so far, whether this epoch became the best checkpoint).
     """
     for key, value in row.items():
       history.setdefault(key, []).append(value)
@@ -307,7 +310,7 @@ class Trainer:
       self.run.write_best_record(score, row['step'], row['epoch'])
     self.run.write_history(history)
     summaries.plot_curves(history, self.run.curves_path)
-    return improved
+    return (score if improved else best), improved
 
   def _report(self, row, improved, seconds):
     if self.config.verbose:
