@@ -115,7 +115,7 @@ class GraphModel:
     return self.config.model
 
   def describe(self):
-    """The model in words, e.g. 'ResNet-18 with 10 classes and 32x32x1 inputs'."""
+    """The model in words: 'ResNet-18 with 10 classes and 32x32x1 inputs'."""
     cfg = self.config
     return '%s with %d classes and %dx%dx%d inputs' % (
         self.title, cfg.num_classes, cfg.height, cfg.width, cfg.channel)

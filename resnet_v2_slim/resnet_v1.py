@@ -107,8 +107,8 @@ def resnet_v1(inputs,
   """Builds a v1 ResNet from `blocks`: root, body, optional pooling and logits.
 
   The root block is a 7x7 stride-2 `conv1` (with batch norm and ReLU under
-  `resnet_arg_scope`) and a 3x3 stride-2 `pool1`. `resnet_v1_50` and its siblings call this with the
-  ImageNet blocks.
+  `resnet_arg_scope`) and a 3x3 stride-2 `pool1`. `resnet_v1_50` and its
+  siblings call this with the ImageNet blocks.
 
   Args:
     inputs: A `[batch, height, width, channels]` tensor.

@@ -1,4 +1,4 @@
-"""The classic ResNet v1 network as TensorFlow 1.x code built it with `tf.layers`.
+"""The classic ResNet v1 network, as TensorFlow 1.x built it with `tf.layers`.
 
 A 7x7/2 convolution `First_Conv` with batch norm and ReLU, a 3x3/2 max pool,
 four stacks of basic (depths 18, 34) or bottleneck (50, 101, 152) blocks with
@@ -98,8 +98,9 @@ def resnet_logits(images, is_training, depth, num_classes,
     x = conv_bn(images, ROOT_FILTERS, ROOT_KERNEL, 2, 'same', 'First_Conv')
   x = tf.nn.relu(x)
   if keras_compatible:
-    x = layers.max_pooling2d(_zero_pad(x, resnet_utils.KERAS_POOL1_PADDING), pool_size=3,
-                             strides=2, padding='valid', name='max_pool')
+    x = layers.max_pooling2d(_zero_pad(x, resnet_utils.KERAS_POOL1_PADDING),
+                             pool_size=3, strides=2, padding='valid',
+                             name='max_pool')
   else:
     x = layers.max_pooling2d(x, pool_size=3, strides=2, padding='same',
                              name='max_pool')

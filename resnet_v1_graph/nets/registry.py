@@ -122,7 +122,7 @@ class Network:
 
   @property
   def keras_compatible(self):
-    """True if it can pad and normalize as Keras' ResNets (`keras_compatible`)."""
+    """True if it can pad and normalize as Keras' ResNets do."""
     return 'keras_compatible' in self.settings
 
   @property

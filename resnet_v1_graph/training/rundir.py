@@ -156,5 +156,5 @@ class RunDir:
     write_json(self.history_path, history)
 
   def summary_dir(self, name):
-    """TensorBoard's directory for `TRAIN_SUMMARIES` or `VALIDATION_SUMMARIES`."""
+    """TensorBoard's directory for TRAIN_SUMMARIES or VALIDATION_SUMMARIES."""
     return os.path.join(self.summary_path, name)
