@@ -30,9 +30,10 @@ import collections
 import numpy as np
 import tensorflow as tf
 
+from resnet_v1_graph.data import images as images_lib
 from resnet_v1_graph.nets import registry
 
-PIXEL_MAX = 255.0
+PIXEL_MAX = images_lib.UINT8_MAX
 # x / 127.5 - 1 maps [0, 255] onto [-1, 1].
 INCEPTION_HALF_RANGE = PIXEL_MAX / 2
 VGG_MEANS_RGB = (123.68, 116.78, 103.94)

@@ -133,7 +133,7 @@ def pipeline_steps(size, batch, precision, threads, xla=False, depth=50,
   rng = np.random.RandomState(0)
   split = data.ArraySplit(
       rng.randint(0, 256, (examples, size, size, 3)).astype(np.uint8),
-      rng.randint(0, timing.NUM_CLASSES, examples), scale=255.)
+      rng.randint(0, timing.NUM_CLASSES, examples), scale=data.UINT8_MAX)
   cfg = config_lib.DEFAULTS.replace(
       model=registry.CLASSIC, depth=depth, height=size, width=size, channel=3,
       num_classes=timing.NUM_CLASSES, batch_size=batch, precision=precision,
