@@ -9,6 +9,12 @@ inspect, diff, convert and export their checkpoints.
   resnet-tf1 checkpoint diff resnet_v2_50.ckpt --model resnet_v2_50
   resnet-tf1 export --model-path runs/model --saved-model sm --frozen m.pb
   resnet-tf1 convert resnet50v2.h5 out/resnet_v2_50.ckpt --model resnet_v2_50
+  resnet-tf1 cluster --ps 1 --workers 2 -- train --dataset digits
+
+`train` plays its part in a cluster when TF_CONFIG is set or the TF 1 flags
+`--ps-hosts --worker-hosts --job-name --task-index` are given: a ps task
+serves variables until it is stopped, worker 0 (the chief) writes the run
+directory and reports the test accuracy (see `training.replicas`).
 
 Every `config.Config` field is a flag (`--model`, `--batch-size`,
 `--learning-rate`, ...); `--config FILE` reads them from JSON or YAML first,
@@ -34,16 +40,21 @@ from resnet_v1_graph import classifier
 from resnet_v1_graph import config as config_lib
 from resnet_v1_graph import data
 from resnet_v1_graph import export
+from resnet_v1_graph import model as model_lib
 from resnet_v1_graph.checkpoints import convert
 from resnet_v1_graph.nets import registry
+from resnet_v1_graph.tools import launcher
+from resnet_v1_graph.training import cluster
 from resnet_v1_graph.training import finetune
+from resnet_v1_graph.training import replicas
 from resnet_v1_graph.training import rundir
+from resnet_v1_graph.training import session as session_lib
 # pylint: enable=g-import-not-at-top
 
 # Fields that describe the data; they follow the dataset unless given.
 SHAPE_FIELDS = ('height', 'width', 'channel', 'num_classes')
 # Commands that need neither a dataset nor a model built from flags.
-TOOL_COMMANDS = ('checkpoint', 'export', 'convert')
+TOOL_COMMANDS = ('checkpoint', 'export', 'convert', 'cluster')
 
 
 def _flag(name):
@@ -109,8 +120,25 @@ def build_parser():
           help='scopes --init-from leaves as initialised (default: the '
                'classification layer; optimizer slots and global_step are '
                'never restored)')
+      _add_cluster_flags(command)
   _add_tool_commands(commands)
   return parser
+
+
+def _add_cluster_flags(parser):
+  group = parser.add_argument_group(
+      'cluster (or TF_CONFIG; --sync-replicas false for asynchronous '
+      'training)')
+  group.add_argument('--ps-hosts', help='comma-separated host:port of the '
+                                        'parameter servers')
+  group.add_argument('--worker-hosts', help='comma-separated host:port of '
+                                            'the workers; the first is chief')
+  group.add_argument('--job-name', help='this task\'s job: ps or worker')
+  group.add_argument('--task-index', type=int, help='this task\'s index in '
+                                                    'its job')
+  group.add_argument('--ps-wait', type=float, default=30.0, metavar='SECONDS',
+                     help='how long a worker waits for an unreachable ps '
+                          'before it stops (default 30)')
 
 
 def _add_tool_commands(commands):
@@ -153,6 +181,14 @@ def _add_tool_commands(commands):
   export.add_argument('--saved-model', help='SavedModel directory to create')
   export.add_argument('--frozen', help='frozen GraphDef file (.pb) to write')
 
+  local = commands.add_parser(
+      'cluster', help='run `train` as a local cluster of ps and worker '
+                      'processes on 127.0.0.1')
+  local.add_argument('--ps', type=int, default=1, help='parameter servers')
+  local.add_argument('--workers', type=int, default=2, help='workers')
+  local.add_argument('task_args', nargs=argparse.REMAINDER,
+                     help='-- train [flags]: what every task runs')
+
   convert = commands.add_parser(
       'convert', help='Keras applications weights <-> checkpoints')
   convert.add_argument('source', help='a Keras .h5/.weights.h5 file, or a '
@@ -170,7 +206,9 @@ def _add_tool_commands(commands):
 
 
 def _run_tool(args):
-  """Runs `checkpoint`, `export` or `convert`; returns the exit code."""
+  """Runs `checkpoint`, `export`, `convert` or `cluster`; the exit code."""
+  if args.command == 'cluster':
+    return launcher.launch(args.task_args, ps=args.ps, workers=args.workers)
   if args.command == 'checkpoint':
     if args.action == 'inspect':
       print(checkpoints.format_inspection(
@@ -268,13 +306,27 @@ def _initialize_from(model, checkpoint, exclude):
 def main(argv=None):
   args = build_parser().parse_args(argv)
   tf.get_logger().setLevel('ERROR')
+  try:
+    return _main(args)
+  except cluster.ClusterError as error:
+    # A cluster that cannot work is the user's to fix: say what, no trace.
+    print('resnet-tf1 %s: %s' % (args.command, error), file=sys.stderr)
+    return 2
+
+
+def _main(args):
   if args.command in TOOL_COMMANDS:
     return _run_tool(args)
+  role = _cluster_role(args)
+  if role is not None and role.job == 'ps':
+    _serve(args, role)
   saved = _saved_config(args) if args.command != 'train' else None
   source = None
   if args.command != 'predict' or not args.images:
     source = _load_data(args, saved.height if saved else None)
   cfg = _settings(args, source, saved)
+  if role is not None:
+    return _train_in_cluster(args, role, cfg, source)
   model = classifier.Classifier(cfg)
   if args.command == 'train':
     _train(args, model, source)
@@ -306,6 +358,49 @@ def _train(args, model, source):
                                              metrics['loss']))
   print('checkpoints: %s  summaries and curves: %s' %
         (cfg.model_path, cfg.summary_path))
+
+
+def _cluster_role(args):
+  """This task's `cluster.Role` for `train`, or None outside a cluster."""
+  if args.command != 'train':
+    return None
+  return cluster.resolve(args.ps_hosts, args.worker_hosts, args.job_name,
+                         args.task_index)
+
+
+def _serve(args, role):
+  """A ps task: serves the variables until the process is stopped."""
+  cfg = _settings(args, None, None)
+  server = cluster.start_server(role, session_lib.session_config(cfg))
+  print('%s serving' % role.describe(), flush=True)
+  server.join()
+
+
+def _train_in_cluster(args, role, cfg, source):
+  """A worker: trains its part; the chief then reports test accuracy."""
+  if args.init_from:
+    raise SystemExit('--init-from is not supported on a cluster yet; '
+                     'fine-tune in one process, or start the cluster from '
+                     'a model_path that already holds the checkpoint')
+  if role.is_chief:
+    rundir.RunDir.from_config(cfg).write_config(cfg)
+  print('%s: training %s on %s, %s' % (
+      role.describe(), model_lib.title(cfg),
+      source.name, 'synchronous' if cfg.sync_replicas else 'asynchronous'),
+        flush=True)
+  trainer = replicas.ClusterTrainer(cfg, role, ps_wait=args.ps_wait)
+  report = trainer.fit(source.train, source.validation)
+  print('%s ran %d steps; global step %d of %d' % (
+      role.describe(), report['steps'], report['global_step'],
+      report['last_step']), flush=True)
+  if role.is_chief:
+    model = classifier.Classifier(cfg)
+    model.restore()  # The best checkpoint, by validation accuracy.
+    metrics = model.evaluate(source.test)
+    model.close()
+    print('test accuracy: %.4f (loss %.4f)' % (metrics['accuracy'],
+                                               metrics['loss']))
+  return 0
 
 
 def _predict(args, model, source):

@@ -40,7 +40,15 @@ class Config:
       (staircase exponential decay).
     learning_decay_steps: Steps between decays.
     epoch: Number of epochs `fit` trains to (a resumed run trains the rest).
-    batch_size: Examples per step.
+    batch_size: Examples per step and tower; a step of `num_clones` towers
+      on each of W workers of a synchronous cluster takes
+      `batch_size * num_clones * W` (slim's convention).
+    num_clones: Towers: copies of the network in one graph, each on its own
+      device and slice of the batch, their gradients summed (slim's
+      `--num_clones`). On a CPU they are logical devices.
+    sync_replicas: On a cluster, aggregate the workers' gradients into one
+      update per step (`SyncReplicasOptimizer`); false, every worker
+      updates the parameter servers on its own (asynchronous).
     model_path: Directory for checkpoints (`best/` holds the best one).
     summary_path: Directory for TensorBoard events and the curves PNG.
     validate_every: Also validate every this many steps (0: once per epoch).
@@ -72,6 +80,8 @@ class Config:
   learning_decay_steps: int = 100
   epoch: int = 20
   batch_size: int = 32
+  num_clones: int = 1
+  sync_replicas: bool = True
   model_path: str = 'runs/model'
   summary_path: str = 'runs/summary'
   validate_every: int = 0
@@ -164,7 +174,7 @@ def _validate(cfg):
   check(cfg.depth in DEPTHS,
         'unknown depth %r; choose one of %s' % (cfg.depth, list(DEPTHS)))
   for name in ('height', 'width', 'channel', 'epoch', 'batch_size',
-               'learning_decay_steps', 'max_to_keep'):
+               'num_clones', 'learning_decay_steps', 'max_to_keep'):
     whole(name, 1)
   check(isinstance(cfg.num_classes, int) and cfg.num_classes >= 2,
         'num_classes must be an integer >= 2, got %r' % (cfg.num_classes,))

@@ -23,26 +23,55 @@ import tensorflow.compat.v1 as tf
 
 from resnet_v1_graph.nets import registry
 
-def _build_head(model, logits):
-  """Adds the classic named tensors on top of `logits` [batch, classes]."""
-  cfg = model.config
-  model.logits = tf.identity(logits, name='logits')
-  # The class with the highest score for each image (axis 1; argmax over
-  # axis 0 would pick an image per class).
-  model.prediction = tf.argmax(model.logits, axis=1, name='prediction')
-  model.probabilities = tf.nn.softmax(model.logits, name='probabilities')
-  labels = tf.argmax(model.input_y, axis=1)
-  model.acc = tf.reduce_mean(
-      tf.cast(tf.equal(model.prediction, labels), tf.float32), name='acc')
-  cross_entropy = tf.reduce_mean(
-      tf.nn.softmax_cross_entropy_with_logits_v2(
-          labels=tf.stop_gradient(model.input_y), logits=model.logits))
+# Towers (in-graph replicas) take names that say which one built an op; the
+# first keeps the variables' names, which do not depend on name scopes.
+TOWER_SCOPE = 'tower_%d'
+
+
+def tower_devices(num_clones):
+  """The devices of `num_clones` towers: one GPU each, else logical CPUs.
+
+  On a CPU-only machine the towers run on logical CPU devices, which a
+  session creates when its `ConfigProto.device_count['CPU']` asks for them
+  (`training.session` does); slim's `model_deploy` put its clones on GPUs
+  the same way, one per clone.
+  """
+  gpus = len(tf.config.list_physical_devices('GPU'))
+  kind = 'GPU' if gpus >= num_clones else 'CPU'
+  return ['/device:%s:%d' % (kind, i) for i in range(num_clones)]
+
+
+def _split_evenly(tensor, parts):
+  """Splits the batch axis of `tensor` into `parts` pieces of near-equal size.
+
+  Sizes differ by at most one, so any batch splits (inference batches of
+  one image give empty towers, which is harmless without batch statistics).
+  """
+  size = tf.shape(tensor)[0]
+  sizes = [size // parts + tf.cast(i < size % parts, tf.int32)
+           for i in range(parts)]
+  return tf.split(tensor, tf.stack(sizes), num=parts)
+
+
+def _cross_entropy(onehot, logits):
+  return tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits_v2(
+      labels=tf.stop_gradient(onehot), logits=logits))
+
+
+def _regularization(cfg):
+  """The weight-decay terms: the network's own, else `weight_decay` on
+  every kernel."""
   regularization = tf.losses.get_regularization_losses()
   if cfg.weight_decay > 0 and not regularization:
     regularization = [cfg.weight_decay * tf.add_n(
         [tf.nn.l2_loss(v) for v in tf.trainable_variables()
          if 'kernel' in v.op.name or 'weights' in v.op.name])]
-  model.loss = tf.add_n([cross_entropy] + regularization, name='loss')
+  return regularization
+
+
+def _make_optimizer(model, wrap_optimizer):
+  """The classic decayed Adam (loss-scaled for fp16), then `wrap_optimizer`."""
+  cfg = model.config
   # The classic tf.Variable(0): int32, named global_step.
   model.global_step = tf.Variable(0, trainable=False, name='global_step')
   tf.add_to_collection(tf.GraphKeys.GLOBAL_STEP, model.global_step)
@@ -55,33 +84,109 @@ def _build_head(model, logits):
     # float32's range and needs none).
     optimizer = tf.mixed_precision.MixedPrecisionLossScaleOptimizer(
         optimizer, 'dynamic')
+  return wrap_optimizer(optimizer) if wrap_optimizer else optimizer
+
+
+def _sum_gradients(tower_gradients):
+  """Adds each variable's gradients over the towers (None stays None)."""
+  summed = []
+  for pairs in zip(*tower_gradients):
+    variable = pairs[0][1]
+    grads = [g for g, _ in pairs if g is not None]
+    summed.append((tf.add_n(grads) if grads else None, variable))
+  return summed
+
+
+def _build_head(model, tower_logits, update_ops, wrap_optimizer):
+  """Adds the classic named tensors and the train op over the towers.
+
+  With one tower the graph is the classic class's. With several, each tower
+  scores its slice of the batch; the loss is the mean of their cross
+  entropies plus the weight decay, counted once, and the gradients are the
+  sum of each tower's share, which is the gradient of that loss. Batch
+  norm's moving averages follow the first tower only (`update_ops`), as in
+  slim's `model_deploy`.
+  """
+  cfg = model.config
+  towers = len(tower_logits)
+  logits = tower_logits[0] if towers == 1 else tf.concat(tower_logits, 0)
+  model.logits = tf.identity(logits, name='logits')
+  # The class with the highest score for each image (axis 1; argmax over
+  # axis 0 would pick an image per class).
+  model.prediction = tf.argmax(model.logits, axis=1, name='prediction')
+  model.probabilities = tf.nn.softmax(model.logits, name='probabilities')
+  labels = tf.argmax(model.input_y, axis=1)
+  model.acc = tf.reduce_mean(
+      tf.cast(tf.equal(model.prediction, labels), tf.float32), name='acc')
+  onehots = ([model.input_y] if towers == 1 else
+             _split_evenly(model.input_y, towers))
+  cross_entropies = [_cross_entropy(onehot, tower)
+                     for onehot, tower in zip(onehots, tower_logits)]
+  regularization = _regularization(cfg)
+  model.loss = tf.add_n([tf.add_n(cross_entropies) / towers if towers > 1
+                         else cross_entropies[0]] + regularization,
+                        name='loss')
+  optimizer = _make_optimizer(model, wrap_optimizer)
+  if towers == 1:
+    gradients = optimizer.compute_gradients(model.loss)
+  else:
+    tower_gradients = []
+    for i, (device, entropy) in enumerate(zip(model.tower_devices,
+                                              cross_entropies)):
+      share = entropy / towers + (tf.add_n(regularization)
+                                  if regularization and i == 0 else 0.0)
+      with tf.name_scope(TOWER_SCOPE % i), tf.device(device):
+        tower_gradients.append(optimizer.compute_gradients(share))
+    gradients = _sum_gradients(tower_gradients)
   # Batch norm's moving averages move only if their updates run with the
-  # train op; passing global_step makes the learning rate decay.
-  with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
-    model.optimize = optimizer.minimize(model.loss,
-                                        global_step=model.global_step,
-                                        name='optimize')
+  # train op (grouped, as slim does, not as control dependencies: those
+  # would reach the ops a wrapping optimizer adds, such as
+  # SyncReplicasOptimizer's readiness check, and make them need a batch);
+  # passing global_step makes the learning rate decay.
+  model.gradients = gradients
+  apply = optimizer.apply_gradients(gradients, global_step=model.global_step)
+  model.optimize = tf.group(apply, *update_ops, name='optimize')
+  model.optimizer = optimizer
+
+
+def title(config):
+  """The network of `config` for people: 'ResNet-18', 'resnet_v2_50', ..."""
+  if config.model == registry.CLASSIC:
+    return 'ResNet-%d' % config.depth
+  return config.model
 
 
 class GraphModel:
   """A classifier in its own graph, with the classic named tensors.
 
   Args:
-    config: A validated `config.Config`; `config.model` names the network.
+    config: A validated `config.Config`; `config.model` names the network
+      and `config.num_clones` how many towers share one batch.
+    device: A device name or function for every op, such as
+      `tf.train.replica_device_setter` for a cluster (default: none).
+    wrap_optimizer: A function from the optimizer to the one that applies
+      the gradients, such as a `tf.train.SyncReplicasOptimizer` (default:
+      the optimizer itself).
 
   Attributes:
     config: The `config.Config`.
     network: Its `registry.Network`.
     graph: The `tf.Graph` holding everything.
+    tower_devices: The device of each tower; `[None]` for one tower.
+    optimizer: The optimizer that applies the gradients (the wrapped one).
+    gradients: The (gradient, variable) pairs it applies; with towers, the
+      sum of the towers' shares.
     input_x, input_y, is_training, logits, prediction, probabilities, loss,
     acc, global_step, learning_rate, optimize: The named tensors and ops.
   """
 
-  def __init__(self, config):
+  def __init__(self, config, device=None, wrap_optimizer=None):
     self.config = config
     self.network = registry.get(config.model)
+    self.tower_devices = (tower_devices(config.num_clones)
+                          if config.num_clones > 1 else [None])
     self.graph = tf.Graph()
-    with self.graph.as_default():
+    with self.graph.as_default(), tf.device(device):
       tf.set_random_seed(config.seed)
       shape = [None, config.height, config.width, config.channel]
       # The placeholders read from the training pipeline unless fed, so fit
@@ -96,8 +201,26 @@ class GraphModel:
           tf.one_hot(labels, config.num_classes),
           [None, config.num_classes], 'input_y')
       self.is_training = tf.placeholder_with_default(False, [], 'is_training')
+      tower_logits, update_ops = self._build_towers()
+      _build_head(self, tower_logits, update_ops, wrap_optimizer)
+
+  def _build_towers(self):
+    """Logits of each tower, and the batch-norm updates of the first."""
+    if len(self.tower_devices) == 1:
       logits = self.build_logits(self.input_x, self.is_training)
-      _build_head(self, logits)
+      return [logits], tf.get_collection(tf.GraphKeys.UPDATE_OPS)
+    tower_logits = []
+    slices = _split_evenly(self.input_x, len(self.tower_devices))
+    for i, (device, images) in enumerate(zip(self.tower_devices, slices)):
+      updates_before = len(tf.get_collection(tf.GraphKeys.UPDATE_OPS))
+      # The first tower creates the variables; the others share them.
+      with tf.variable_scope(tf.get_variable_scope(), reuse=i > 0), \
+          tf.name_scope(TOWER_SCOPE % i), tf.device(device):
+        tower_logits.append(self.build_logits(images, self.is_training))
+      if i == 0:
+        update_ops = tf.get_collection(
+            tf.GraphKeys.UPDATE_OPS)[updates_before:]
+    return tower_logits, update_ops
 
   def build_logits(self, images, is_training):
     """Returns logits [batch, num_classes] for images [batch, H, W, C].
@@ -110,9 +233,7 @@ class GraphModel:
   @property
   def title(self):
     """The network's name for people: 'ResNet-18', 'resnet_v2_50', ..."""
-    if self.config.model == registry.CLASSIC:
-      return 'ResNet-%d' % self.config.depth
-    return self.config.model
+    return title(self.config)
 
   def describe(self):
     """The model in words: 'ResNet-18 with 10 classes and 32x32x1 inputs'."""

@@ -94,7 +94,8 @@ class Split(abc.ABC):
   """Elementwise work that runs as well on a batch as on one example (uint8
   to [0, 1]), or None."""
 
-  def batched(self, batch_size, shuffle_buffer=0, seed=None):
+  def batched(self, batch_size, shuffle_buffer=0, seed=None, shard=None,
+              repeat=False, drop_remainder=False):
     """The input pipeline a trainer wants, in the default graph.
 
     Shuffles raw examples (uint8 arrays stay uint8 in the buffer; files are
@@ -109,18 +110,27 @@ class Split(abc.ABC):
         placeholder fed with the epoch number when an initializable
         iterator is initialised, since re-initialising with a fixed seed
         repeats the same order).
+      shard: None, or `(count, index)`: keep only every `count`-th example
+        from the `index`-th on, so that `count` workers read disjoint
+        parts (taken before shuffling, so the parts stay fixed).
+      repeat: Pass over the examples again and again, reshuffled each time.
+      drop_remainder: Leave out a last batch smaller than `batch_size`.
 
     Returns:
       A `tf.data.Dataset` of (images float32 `[batch, height, width,
       channels]` in [0, 1], labels int64 `[batch]`).
     """
     dataset = self.raw_dataset()
+    if shard is not None:
+      dataset = dataset.shard(*shard)
     if shuffle_buffer:
       dataset = dataset.shuffle(shuffle_buffer, seed=seed,
                                 reshuffle_each_iteration=True)
+    if repeat:
+      dataset = dataset.repeat()
     if self.decode is not None:
       dataset = dataset.map(self.decode, num_parallel_calls=tf.data.AUTOTUNE)
-    dataset = dataset.batch(batch_size)
+    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     if self.normalize is not None:
       dataset = dataset.map(self.normalize,
                             num_parallel_calls=tf.data.AUTOTUNE)

@@ -34,6 +34,9 @@ def session_config(cfg):
   Args:
     cfg: A `config.Config`.
 
+  With `cfg.num_clones` > 1 the session has that many logical CPU devices
+  for the towers.
+
   Returns:
     A `tf.ConfigProto`. With `cfg.xla` on a CPU-only machine without
     `TF_XLA_FLAGS=--tf_xla_cpu_global_jit`, also a RuntimeWarning that XLA
@@ -42,6 +45,10 @@ def session_config(cfg):
   proto = tf.ConfigProto(
       intra_op_parallelism_threads=cfg.intra_op_threads,
       inter_op_parallelism_threads=cfg.inter_op_threads)
+  if cfg.num_clones > 1:
+    # Towers without a GPU each run on a logical CPU device (see
+    # `model.tower_devices`), which exists only if the session makes it.
+    proto.device_count['CPU'] = cfg.num_clones
   rewrites = proto.graph_options.rewrite_options
   if cfg.precision == 'bf16':
     rewrites.auto_mixed_precision_onednn_bfloat16 = (

@@ -62,6 +62,8 @@ class Trainer:
     self.config = model.config
     self.graph = model.graph
     self.run = rundir.RunDir.from_config(self.config)
+    # A step feeds every tower `batch_size` examples.
+    self.global_batch = self.config.batch_size * self.config.num_clones
     with self.graph.as_default():
       self.saver = tf.train.Saver(max_to_keep=self.config.max_to_keep)
       self.best_saver = tf.train.Saver(max_to_keep=1)
@@ -150,11 +152,14 @@ class Trainer:
     if shuffle:
       self.epoch_seed = tf.placeholder_with_default(
           tf.constant(0, tf.int64), [], name='epoch_seed')
+    # Towers split each batch; while training, a short last batch could
+    # leave a tower without examples for its batch statistics.
     dataset = split.batched(
-        self.config.batch_size,
+        self.global_batch,
         shuffle_buffer=(self.config.shuffle_buffer or split.num_examples
                         if shuffle else 0),
-        seed=self.epoch_seed if shuffle else None)
+        seed=self.epoch_seed if shuffle else None,
+        drop_remainder=shuffle and self.config.num_clones > 1)
     expected = [self.config.height, self.config.width, self.config.channel]
     got = dataset.element_spec[0].shape.as_list()[1:]
     if got != expected:
@@ -198,7 +203,15 @@ class Trainer:
     pipelines = {'train': self._dataset(train, 'train', True)}
     if validation is not None and validation.num_examples:
       pipelines['validation'] = self._dataset(validation, 'validation', False)
-    steps_per_epoch = math.ceil(train.num_examples / self.config.batch_size)
+    if train.num_examples < self.global_batch and self.config.num_clones > 1:
+      raise ValueError(
+          'the train split has %d examples, fewer than one step of %d '
+          'towers x batch_size %d; lower batch_size or num_clones' % (
+              train.num_examples, self.config.num_clones,
+              self.config.batch_size))
+    steps_per_epoch = (train.num_examples // self.global_batch
+                       if self.config.num_clones > 1 else
+                       math.ceil(train.num_examples / self.global_batch))
     history, first_epoch = self._start(steps_per_epoch)
     best = self.run.best_accuracy()
     writers = self._summary_writers(pipelines)
@@ -367,7 +380,7 @@ class Trainer:
     """Class probabilities, float32 [N, num_classes], in inference mode."""
     images = self._images(images)
     self._ensure_variables()
-    batch = self.config.batch_size
+    batch = self.global_batch
     return np.concatenate([
         self.session.run(self.model.probabilities,
                          {self.model.input_x: images[i:i + batch]})

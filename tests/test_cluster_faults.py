@@ -1,0 +1,165 @@
+"""A cluster's tasks killed with SIGKILL and restarted: what survives.
+
+Each test starts 1 ps and 2 workers (8x8 digits, cifar_resnet20,
+synchronous, a checkpoint every 10 steps) as separate processes on the
+loopback address, kills one task once a checkpoint exists, restarts it,
+and checks what the issue of record promises: training finishes at its last
+step, the chief's `global_step` never goes back past the latest checkpoint,
+and every checkpoint saved before the kill is still there.
+"""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import tensorflow.compat.v1 as tf
+
+from resnet_v1_graph.tools import launcher
+from resnet_v1_graph.training import cluster
+from resnet_v1_graph.training import rundir
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EPOCHS = 2
+FLAGS = ['train', '--dataset', 'digits', '--image-size', '8',
+         '--model', 'cifar_resnet20', '--batch-size', '16',
+         '--epoch', str(EPOCHS), '--validate-every', '10',
+         '--learning-decay-steps', '1000', '--intra-op-threads', '1',
+         '--inter-op-threads', '1', '--ps-wait', '3']
+TIMEOUT = 600
+
+
+class Cluster:
+  """1 ps + 2 workers as processes; each task's output goes to a file."""
+
+  def __init__(self, path):
+    self.path = path
+    self.spec = launcher.local_cluster(1, 2)
+    self.model_path = str(path / 'model')
+    self.processes = {}
+    self.starts = {}
+
+  def start(self, job, index):
+    name = '%s%d' % (job, index)
+    self.starts[name] = self.starts.get(name, 0) + 1
+    log = open(self.path / ('%s.%d.log' % (name, self.starts[name])), 'w')
+    env = dict(os.environ, PYTHONPATH=ROOT,
+               TF_CONFIG=cluster.Role(self.spec, job, index).tf_config())
+    self.processes[name] = subprocess.Popen(
+        [sys.executable, '-m', 'resnet_v1_graph.cli'] + FLAGS +
+        ['--model-path', self.model_path,
+         '--summary-path', str(self.path / 'summary')],
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    log.close()
+
+  def start_all(self):
+    for job, index in (('ps', 0), ('worker', 0), ('worker', 1)):
+      self.start(job, index)
+
+  def kill(self, name):
+    self.processes[name].send_signal(signal.SIGKILL)
+    self.processes[name].wait()
+
+  def wait(self, name):
+    return self.processes[name].wait(TIMEOUT)
+
+  def log(self, name, start=None):
+    start = start or self.starts[name]
+    return (self.path / ('%s.%d.log' % (name, start))).read_text()
+
+  def checkpoint_steps(self):
+    state = tf.train.get_checkpoint_state(self.model_path)
+    if state is None:
+      return []
+    return [int(p.rsplit('-', 1)[1]) for p in state.all_model_checkpoint_paths]
+
+  def wait_for_checkpoint(self, step):
+    """Waits until a checkpoint of at least `step` is on disk."""
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+      if any(s >= step for s in self.checkpoint_steps()):
+        return max(self.checkpoint_steps())
+      time.sleep(0.1)
+    raise AssertionError('no checkpoint at step %d:\n%s' % (
+        step, self.log('worker0')[-3000:]))
+
+  def stop(self):
+    for process in self.processes.values():
+      if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture
+def tasks(tmp_path):
+  running = Cluster(tmp_path)
+  yield running
+  running.stop()
+
+
+def _last_step():
+  from resnet_v1_graph import data  # pylint: disable=g-import-not-at-top
+  train = data.load_digits(image_size=8).train
+  return EPOCHS * -(-train.num_examples // 32)
+
+
+def _ready_steps(log):
+  return [int(m) for m in re.findall(r'session ready at global step (\d+)',
+                                     log)]
+
+
+def _finished(tasks, names):
+  for name in names:
+    assert tasks.wait(name) == 0, tasks.log(name)[-3000:]
+  final = tasks.checkpoint_steps()
+  assert final and max(final) == _last_step()
+  assert 'test accuracy' in tasks.log('worker0')
+  assert os.path.exists(rundir.RunDir(tasks.model_path, '').best_path)
+
+
+def test_a_killed_worker_restarts_and_rejoins(tasks):
+  tasks.start_all()
+  tasks.wait_for_checkpoint(10)
+  tasks.kill('worker1')
+  tasks.start('worker', 1)
+  _finished(tasks, ['worker0', 'worker1'])
+  log = tasks.log('worker1')
+  assert _ready_steps(log) and _ready_steps(log)[0] >= 10
+  assert 'ran' in log
+
+
+def test_a_killed_chief_resumes_from_its_checkpoint(tasks):
+  tasks.start_all()
+  saved = tasks.wait_for_checkpoint(10)
+  tasks.kill('worker0')
+  before = tasks.checkpoint_steps()
+  assert max(before) >= saved
+  tasks.start('worker', 0)
+  _finished(tasks, ['worker0', 'worker1'])
+  log = tasks.log('worker0')
+  # The restarted chief restores the latest checkpoint: global_step is
+  # that checkpoint's step, not less.
+  assert _ready_steps(log)[0] == max(before), log[-3000:]
+  assert 'restored from %s-%d' % (os.path.join(tasks.model_path,
+                                               rundir.CHECKPOINT_NAME),
+                                  max(before)) in log
+
+
+def test_a_killed_ps_stops_the_workers_and_a_restart_resumes(tasks):
+  tasks.start_all()
+  saved = tasks.wait_for_checkpoint(10)
+  tasks.kill('ps0')
+  started = time.monotonic()
+  for name in ('worker0', 'worker1'):
+    assert tasks.wait(name) == 2, tasks.log(name)[-3000:]
+    assert re.search(r'stops: ps task 0 at 127\.0\.0\.1:\d+ is unreachable after '
+                     r'3 s', tasks.log(name)), tasks.log(name)[-3000:]
+  assert time.monotonic() - started < 60
+  before = tasks.checkpoint_steps()
+  assert max(before) >= saved
+  tasks.start_all()
+  _finished(tasks, ['worker0', 'worker1'])
+  assert _ready_steps(tasks.log('worker0'))[0] == max(before)
