@@ -304,10 +304,8 @@ class EpochHook(tf.train.SessionRunHook):
     self.best, improved = _keep_best(session, self.best_saver, self.run,
                                      self.history, row, self.best)
     if self.trainer.config.verbose:
-      print('epoch %d/%d step %d %s%s (%.1fs)' % (
-          row['epoch'], self.trainer.config.epoch, row['step'],
-          summaries.format_row(row), ' *' if improved else '',
-          time.time() - self.started), flush=True)
+      print(summaries.format_epoch(row, self.trainer.config.epoch, improved,
+                                   time.time() - self.started), flush=True)
     self.totals[:] = 0
     self.started = time.time()
 

@@ -22,6 +22,13 @@ def format_row(row):
   return text + ' | lr %.2e' % row['learning_rate']
 
 
+def format_epoch(row, epochs, improved, seconds):
+  """The line printed at an epoch's end; ' *' marks a new best checkpoint."""
+  return 'epoch %d/%d step %d %s%s (%.1fs)' % (
+      row['epoch'], epochs, row['step'], format_row(row),
+      ' *' if improved else '', seconds)
+
+
 def write_scalars(writer, step, metrics):
   """Adds {tag: value} scalars at `step` to a `tf.summary.FileWriter`."""
   writer.add_summary(tf.Summary(value=[

@@ -327,9 +327,8 @@ class Trainer:
 
   def _report(self, row, improved, seconds):
     if self.config.verbose:
-      print('epoch %d/%d %s%s (%.1fs)' % (
-          row['epoch'], self.config.epoch, summaries.format_row(row),
-          ' *' if improved else '', seconds), flush=True)
+      print(summaries.format_epoch(row, self.config.epoch, improved, seconds),
+            flush=True)
 
   # Evaluation and prediction.
 
