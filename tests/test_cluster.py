@@ -249,11 +249,17 @@ def test_one_synchronous_step_is_adam_on_the_mean_gradient(tmp_path, digits):
   script.write_text(FIRST_STEP_TASK)
   settings = {k: v for k, v in cfg.to_dict().items()
               if v != getattr(config_lib.DEFAULTS, k)}
-  tasks = [subprocess.Popen(
-      [sys.executable, str(script), json.dumps(settings), str(count)],
-      env=dict(os.environ, PYTHONPATH=ROOT,
-               TF_CONFIG=cluster.Role(spec, job, index).tf_config()), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-      text=True) for job, index in (('ps', 0), ('worker', 0), ('worker', 1))]
+  def start(job, index):
+    # The ps is never read from, so its output must not fill a pipe.
+    output = subprocess.DEVNULL if job == 'ps' else subprocess.PIPE
+    return subprocess.Popen(
+        [sys.executable, str(script), json.dumps(settings), str(count)],
+        env=dict(os.environ, PYTHONPATH=ROOT,
+                 TF_CONFIG=cluster.Role(spec, job, index).tf_config()),
+        stdout=output, stderr=output, text=True)
+
+  tasks = [start(job, index)
+           for job, index in (('ps', 0), ('worker', 0), ('worker', 1))]
   try:
     outputs = [task.communicate(timeout=600) for task in tasks[1:]]
   finally:

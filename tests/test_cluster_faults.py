@@ -3,9 +3,9 @@
 Each test starts 1 ps and 2 workers (8x8 digits, cifar_resnet20,
 synchronous, a checkpoint every 10 steps) as separate processes on the
 loopback address, kills one task once a checkpoint exists, restarts it,
-and checks what the issue of record promises: training finishes at its last
+and checks what the README promises: training finishes at its last
 step, the chief's `global_step` never goes back past the latest checkpoint,
-and every checkpoint saved before the kill is still there.
+and the checkpoint it resumed from is still on disk afterwards.
 """
 
 import os
@@ -18,6 +18,7 @@ import time
 import pytest
 import tensorflow.compat.v1 as tf
 
+from resnet_v1_graph import data
 from resnet_v1_graph.tools import launcher
 from resnet_v1_graph.training import cluster
 from resnet_v1_graph.training import rundir
@@ -76,6 +77,11 @@ class Cluster:
       return []
     return [int(p.rsplit('-', 1)[1]) for p in state.all_model_checkpoint_paths]
 
+  def has_checkpoint(self, step):
+    prefix = os.path.join(self.model_path, '%s-%d' % (
+        rundir.CHECKPOINT_NAME, step))
+    return os.path.exists(prefix + '.index')
+
   def wait_for_checkpoint(self, step):
     """Waits until a checkpoint of at least `step` is on disk."""
     deadline = time.monotonic() + TIMEOUT
@@ -101,7 +107,6 @@ def tasks(tmp_path):
 
 
 def _last_step():
-  from resnet_v1_graph import data  # pylint: disable=g-import-not-at-top
   train = data.load_digits(image_size=8).train
   return EPOCHS * -(-train.num_examples // 32)
 
@@ -146,6 +151,7 @@ def test_a_killed_chief_resumes_from_its_checkpoint(tasks):
   assert 'restored from %s-%d' % (os.path.join(tasks.model_path,
                                                rundir.CHECKPOINT_NAME),
                                   max(before)) in log
+  assert tasks.has_checkpoint(max(before))
 
 
 def test_a_killed_ps_stops_the_workers_and_a_restart_resumes(tasks):
@@ -155,11 +161,12 @@ def test_a_killed_ps_stops_the_workers_and_a_restart_resumes(tasks):
   started = time.monotonic()
   for name in ('worker0', 'worker1'):
     assert tasks.wait(name) == 2, tasks.log(name)[-3000:]
-    assert re.search(r'stops: ps task 0 at 127\.0\.0\.1:\d+ is unreachable after '
-                     r'3 s', tasks.log(name)), tasks.log(name)[-3000:]
+    assert re.search(r'stops: ps task 0 at 127\.0\.0\.1:\d+ is unreachable '
+                     r'after 3 s', tasks.log(name)), tasks.log(name)[-3000:]
   assert time.monotonic() - started < 60
   before = tasks.checkpoint_steps()
   assert max(before) >= saved
   tasks.start_all()
   _finished(tasks, ['worker0', 'worker1'])
   assert _ready_steps(tasks.log('worker0'))[0] == max(before)
+  assert tasks.has_checkpoint(max(before))
