@@ -4,8 +4,9 @@ Each test starts 1 ps and 2 workers (8x8 digits, cifar_resnet20,
 synchronous, a checkpoint every 10 steps) as separate processes on the
 loopback address, kills one task once a checkpoint exists, restarts it,
 and checks what the README promises: training finishes at its last
-step, the chief's `global_step` never goes back past the latest checkpoint,
-and the checkpoint it resumed from is still on disk afterwards.
+step, and the chief's `global_step` never goes back past the latest
+checkpoint. (Later saves rotate old checkpoints out as `max_to_keep` says: the
+restoring chief's saver takes over the list of checkpoints on disk.)
 """
 
 import os
@@ -77,11 +78,6 @@ class Cluster:
       return []
     return [int(p.rsplit('-', 1)[1]) for p in state.all_model_checkpoint_paths]
 
-  def has_checkpoint(self, step):
-    prefix = os.path.join(self.model_path, '%s-%d' % (
-        rundir.CHECKPOINT_NAME, step))
-    return os.path.exists(prefix + '.index')
-
   def wait_for_checkpoint(self, step):
     """Waits until a checkpoint of at least `step` is on disk."""
     deadline = time.monotonic() + TIMEOUT
@@ -151,7 +147,6 @@ def test_a_killed_chief_resumes_from_its_checkpoint(tasks):
   assert 'restored from %s-%d' % (os.path.join(tasks.model_path,
                                                rundir.CHECKPOINT_NAME),
                                   max(before)) in log
-  assert tasks.has_checkpoint(max(before))
 
 
 def test_a_killed_ps_stops_the_workers_and_a_restart_resumes(tasks):
@@ -169,4 +164,3 @@ def test_a_killed_ps_stops_the_workers_and_a_restart_resumes(tasks):
   tasks.start_all()
   _finished(tasks, ['worker0', 'worker1'])
   assert _ready_steps(tasks.log('worker0'))[0] == max(before)
-  assert tasks.has_checkpoint(max(before))
