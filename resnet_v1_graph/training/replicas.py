@@ -49,6 +49,7 @@ from resnet_v1_graph.training import cluster as cluster_lib
 from resnet_v1_graph.training import rundir
 from resnet_v1_graph.training import session as session_lib
 from resnet_v1_graph.training import summaries
+from resnet_v1_graph.training import trainer as trainer_lib
 
 # How long a worker waits for the chief to initialise or restore the
 # variables before it gives up.
@@ -301,33 +302,13 @@ class EpochHook(tf.train.SessionRunHook):
                           handle_tensor)
       summaries.write_scalars(self.writer, step, metrics)
       row.update(val_loss=metrics['loss'], val_accuracy=metrics['accuracy'])
-    self.best, improved = _keep_best(session, self.best_saver, self.run,
-                                     self.history, row, self.best)
+    self.best, improved = trainer_lib.keep_best(
+        session, self.best_saver, self.run, self.history, row, self.best)
     if self.trainer.config.verbose:
       print(summaries.format_epoch(row, self.trainer.config.epoch, improved,
                                    time.time() - self.started), flush=True)
     self.totals[:] = 0
     self.started = time.time()
-
-
-def _keep_best(session, best_saver, run, history, row, best):
-  """Appends `row` to the history; saves the best checkpoint if it is one.
-
-  The score is the validation accuracy, else the training accuracy.
-
-  Returns:
-    (best score so far, whether `row` became the best checkpoint).
-  """
-  for key, value in row.items():
-    history.setdefault(key, []).append(value)
-  score = row.get('val_accuracy', row['train_accuracy'])
-  improved = best is None or score > best
-  if improved:
-    best_saver.save(session, run.best_prefix, global_step=row['step'])
-    run.write_best_record(score, row['step'], row['epoch'])
-  run.write_history(history)
-  summaries.plot_curves(history, run.curves_path)
-  return (score if improved else best), improved
 
 
 def _evaluate(session, model, batch, iterator, handle_tensor):

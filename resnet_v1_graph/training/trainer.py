@@ -50,6 +50,27 @@ def _in_graph(method):
   return wrapper
 
 
+def keep_best(session, best_saver, run, history, row, best):
+  """Appends an epoch's `row` to the history; saves the best checkpoint.
+
+  The score is the validation accuracy, else the training accuracy. Writes
+  the history and the curves of `run` (a `rundir.RunDir`).
+
+  Returns:
+    (best score so far, whether `row` became the best checkpoint).
+  """
+  for key, value in row.items():
+    history.setdefault(key, []).append(value)
+  score = row.get('val_accuracy', row['train_accuracy'])
+  improved = best is None or score > best
+  if improved:
+    best_saver.save(session, run.best_prefix, global_step=row['step'])
+    run.write_best_record(score, row['step'], row['epoch'])
+  run.write_history(history)
+  summaries.plot_curves(history, run.curves_path)
+  return (score if improved else best), improved
+
+
 class Trainer:
   """Runs a `GraphModel`: one session, savers, summaries.
 
@@ -304,26 +325,15 @@ class Trainer:
            self.latest_checkpoint()))
 
   def _save_epoch(self, row, history, best):
-    """Saves the epoch's checkpoint (and best), history and curves.
-
-    The score is the validation accuracy, else the training accuracy.
+    """Saves the epoch's checkpoint, then its row as `keep_best` does.
 
     Returns:
       (best score so far, whether this epoch became the best checkpoint).
     """
-    for key, value in row.items():
-      history.setdefault(key, []).append(value)
     self.saver.save(self.session, self.run.checkpoint_prefix,
                     global_step=row['step'])
-    score = row.get('val_accuracy', row['train_accuracy'])
-    improved = best is None or score > best
-    if improved:
-      self.best_saver.save(self.session, self.run.best_prefix,
-                           global_step=row['step'])
-      self.run.write_best_record(score, row['step'], row['epoch'])
-    self.run.write_history(history)
-    summaries.plot_curves(history, self.run.curves_path)
-    return (score if improved else best), improved
+    return keep_best(self.session, self.best_saver, self.run, history, row,
+                     best)
 
   def _report(self, row, improved, seconds):
     if self.config.verbose:
