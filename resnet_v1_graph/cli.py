@@ -12,9 +12,10 @@ inspect, diff, convert and export their checkpoints.
   resnet-tf1 cluster --ps 1 --workers 2 -- train --dataset digits
 
 `train` plays its part in a cluster when TF_CONFIG is set or the TF 1 flags
-`--ps-hosts --worker-hosts --job-name --task-index` are given: a ps task
-serves variables until it is stopped, worker 0 (the chief) writes the run
-directory and reports the test accuracy (see `training.replicas`).
+`--worker-hosts --job-name --task-index` (and `--ps-hosts`) are given: a ps
+task serves variables until it is stopped, worker 0 (the chief) writes the
+run directory and reports the test accuracy; without ps tasks the workers
+train by all-reduce (see `training.replicas`).
 
 Every `config.Config` field is a flag (`--model`, `--batch-size`,
 `--learning-rate`, ...); `--config FILE` reads them from JSON or YAML first,
@@ -130,7 +131,8 @@ def _add_cluster_flags(parser):
       'cluster (or TF_CONFIG; --sync-replicas false for asynchronous '
       'training)')
   group.add_argument('--ps-hosts', help='comma-separated host:port of the '
-                                        'parameter servers')
+                                        'parameter servers (none: the '
+                                        'workers train by all-reduce)')
   group.add_argument('--worker-hosts', help='comma-separated host:port of '
                                             'the workers; the first is chief')
   group.add_argument('--job-name', help='this task\'s job: ps or worker')
@@ -138,7 +140,8 @@ def _add_cluster_flags(parser):
                                                     'its job')
   group.add_argument('--ps-wait', type=float, default=30.0, metavar='SECONDS',
                      help='how long a worker waits for an unreachable ps '
-                          'before it stops (default 30)')
+                          '(with all-reduce, another worker) before it '
+                          'stops (default 30)')
 
 
 def _add_tool_commands(commands):
@@ -184,7 +187,9 @@ def _add_tool_commands(commands):
   local = commands.add_parser(
       'cluster', help='run `train` as a local cluster of ps and worker '
                       'processes on 127.0.0.1')
-  local.add_argument('--ps', type=int, default=1, help='parameter servers')
+  local.add_argument('--ps', type=int, default=1,
+                     help='parameter servers (0: all-reduce among the '
+                          'workers)')
   local.add_argument('--workers', type=int, default=2, help='workers')
   local.add_argument('task_args', nargs=argparse.REMAINDER,
                      help='-- train [flags]: what every task runs')
@@ -378,15 +383,19 @@ def _serve(args, role):
 
 def _train_in_cluster(args, role, cfg, source):
   """A worker: trains its part; the chief then reports test accuracy."""
-  if args.init_from:
-    raise SystemExit('--init-from is not supported on a cluster yet; '
-                     'fine-tune in one process, or start the cluster from '
-                     'a model_path that already holds the checkpoint')
   if role.is_chief:
     rundir.RunDir.from_config(cfg).write_config(cfg)
+    if args.init_from:
+      # The chief writes the step-0 checkpoint in one process; its session
+      # then restores it like any checkpoint, and the others get it from
+      # the ps tasks or the all-reduce broadcast.
+      model = classifier.Classifier(cfg)
+      _initialize_from(model, args.init_from, args.exclude)
+      model.close()
   print('%s: training %s on %s, %s' % (
       role.describe(), model_lib.title(cfg),
-      source.name, 'synchronous' if cfg.sync_replicas else 'asynchronous'),
+      source.name, 'by all-reduce' if role.all_reduce else
+      'synchronous' if cfg.sync_replicas else 'asynchronous'),
         flush=True)
   trainer = replicas.ClusterTrainer(cfg, role, ps_wait=args.ps_wait)
   report = trainer.fit(source.train, source.validation)

@@ -3,17 +3,19 @@
   python scripts/scale.py [--model cifar_resnet20] [--image-size 32]
 
 Trains the same network on the bundled digits for two epochs in each mode,
-with the same images per global step, and times the second epoch (the first
-pays for graph building and warm-up), as the chief reports it: training
-steps, then validation and checkpoints. The modes run in turn, `--rounds`
-times, and each keeps its fastest epoch, so a passing slowdown of a shared
-machine does not pick the winner. Prints a markdown table with the CPU it
+with the same images per global step, and times the training steps of the
+second epoch (the first pays for graph building and warm-up) as the chief
+reports them, without validation and checkpoints. The modes run in turn,
+`--rounds` times, and each keeps its fastest epoch, so a passing slowdown
+of a shared machine does not pick the winner. Prints a markdown table with the CPU it
 ran on; compare the modes within one table only.
 
   1 process      batch B
   2 towers       --num-clones 2, batch B/2 per tower
   1 ps + 2 sync  SyncReplicasOptimizer, batch B/2 per worker
   1 ps + 2 async every worker step a global step, batch B/2 per worker
+  2 all-reduce   no ps: each worker's copy takes the all-reduced mean,
+                 batch B/2 per worker
 """
 
 import argparse
@@ -23,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 
-EPOCH_LINE = re.compile(r'epoch 2/2 step (\d+) .*\(([\d.]+)s\)')
+EPOCH_LINE = re.compile(r'epoch 2/2 step (\d+) .*steps ([\d.]+)s\)')
 
 
 def _cpu():
@@ -47,23 +49,23 @@ def _run(command):
   return int(match.group(1)), float(match.group(2))
 
 
-def _measure(cli, args, name, flags, batch, replicas_per_step):
-  """(global steps/s, images/s) of one mode's second epoch."""
+def _measure(cli, args, flags, batch, replicas_per_step, ps):
+  """(global steps/s, images/s) of one mode's second epoch; `ps` None runs
+  one process, a number a local cluster of 2 workers."""
   with tempfile.TemporaryDirectory() as run:
     train = ['train', '--dataset', 'digits', '--model', args.model,
              '--image-size', str(args.image_size), '--epoch', '2',
              '--batch-size', str(batch), '--model-path', run + '/m',
              '--summary-path', run + '/s'] + flags
-    if 'workers' in name:
+    if ps is not None:
       # One core per worker: two workers share the machine's two cores.
-      command = cli + ['cluster', '--ps', '1', '--workers', '2', '--'] + (
+      command = cli + ['cluster', '--ps', str(ps), '--workers', '2', '--'] + (
           train + ['--intra-op-threads', '1', '--inter-op-threads', '1'])
     else:
       command = cli + train
     last_step, seconds = _run(command)
   steps = last_step / 2  # global steps in the second epoch
-  # Towers and sync workers each take `batch` images per global step.
-  images = steps * batch * (2 if 'towers' in name else replicas_per_step)
+  images = steps * batch * replicas_per_step
   return steps / seconds, images / seconds
 
 
@@ -77,20 +79,22 @@ def main():
   args = parser.parse_args()
   half = args.batch_size // 2
   cli = [sys.executable, '-m', 'resnet_v1_graph.cli']
+  # (name, flags, batch per replica, replicas per global step, ps tasks)
   modes = [
-      ('1 process', [], args.batch_size, 1),
-      ('2 towers', ['--num-clones', '2'], half, 1),
-      ('1 ps + 2 workers, sync', ['--sync-replicas', 'true'], half, 2),
-      ('1 ps + 2 workers, async', ['--sync-replicas', 'false'], half, 1),
+      ('1 process', [], args.batch_size, 1, None),
+      ('2 towers', ['--num-clones', '2'], half, 2, None),
+      ('1 ps + 2 workers, sync', ['--sync-replicas', 'true'], half, 2, 1),
+      ('1 ps + 2 workers, async', ['--sync-replicas', 'false'], half, 1, 1),
+      ('2 workers, all-reduce', [], half, 2, 0),
   ]
   best = {}
   for _ in range(args.rounds):
-    for name, flags, batch, replicas_per_step in modes:
-      rate = _measure(cli, args, name, flags, batch, replicas_per_step)
+    for name, flags, batch, replicas_per_step, ps in modes:
+      rate = _measure(cli, args, flags, batch, replicas_per_step, ps)
       print('%s: %.2f steps/s, %.0f images/s' % ((name,) + rate),
             file=sys.stderr)
       best[name] = max(best.get(name, rate), rate, key=lambda r: r[1])
-  rows = [(name,) + best[name] for name, _, _, _ in modes]
+  rows = [(name,) + best[name] for name, *_ in modes]
   print('%s, %s at %dx%d, %d images per global step (async: %d per step)\n'
         % (_cpu(), args.model, args.image_size, args.image_size,
            args.batch_size, half))

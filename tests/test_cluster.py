@@ -24,6 +24,7 @@ from resnet_v1_graph import cli
 from resnet_v1_graph import config as config_lib
 from resnet_v1_graph import data
 from resnet_v1_graph import model as model_lib
+from resnet_v1_graph.nets import registry
 from resnet_v1_graph.tools import launcher
 from resnet_v1_graph.training import cluster
 from resnet_v1_graph.training import replicas
@@ -72,12 +73,31 @@ def test_tf_config_and_flags_give_the_same_role(job, index):
      '"task": {"type": "worker", "index": 0}}', 'more than one task'),
     ('{"cluster": {"ps": ["a"], "worker": ["b:2"]}, '
      '"task": {"type": "worker", "index": 0}}', 'not host:port'),
+    ('{"cluster": {"ps": ["a:1"]}, '
+     '"task": {"type": "ps", "index": 0}}', 'list of worker addresses'),
     ('{"cluster": {"worker": ["b:2"]}, '
-     '"task": {"type": "worker", "index": 0}}', 'at least one ps'),
+     '"task": {"type": "ps", "index": 0}}', 'lists no ps tasks'),
 ])
 def test_malformed_tf_config_is_named(tf_config, message):
   with pytest.raises(cluster.ClusterError, match=message):
     cluster.resolve(environ={cluster.TF_CONFIG: tf_config})
+
+
+def test_a_cluster_without_ps_trains_by_all_reduce():
+  workers = {'worker': CLUSTER['worker']}
+  from_env = cluster.resolve(environ={cluster.TF_CONFIG: json.dumps(
+      {'cluster': workers, 'task': {'type': 'worker', 'index': 1}})})
+  from_flags = cluster.resolve(worker_hosts=','.join(CLUSTER['worker']),
+                               job_name='worker', task_index=1)
+  assert from_env.all_reduce and from_flags.all_reduce
+  assert not cluster.Role(CLUSTER, 'worker', 1).all_reduce
+  assert from_env.watched_job == 'worker'
+  assert from_env.device_filters == ['/job:worker/task:1']
+  assert from_env.cluster_spec().jobs == ['worker']
+  cfg = config_lib.DEFAULTS.replace(sync_replicas=False)
+  with pytest.raises(cluster.ClusterError, match='all-reduce .* is '
+                                                 'synchronous'):
+    replicas.ClusterTrainer(cfg, from_env)
 
 
 def test_bad_flags_fail_fast_on_the_command_line(capsys):
@@ -115,18 +135,20 @@ def test_an_unreachable_ps_is_an_error_within_seconds(tmp_path):
 def test_the_launcher_wants_train():
   with pytest.raises(ValueError, match='a cluster runs `train`'):
     launcher.launch(['evaluate'])
-  with pytest.raises(ValueError, match='at least 1 ps'):
-    launcher.launch(['train'], ps=0)
+  with pytest.raises(ValueError, match='0 or more ps'):
+    launcher.launch(['train'], ps=-1)
+  with pytest.raises(ValueError, match='at least 1 worker'):
+    launcher.launch(['train'], ps=1, workers=0)
 
 
 # Whole runs.
 
 
-def _cluster_run(tmp_path, *flags, workers=2):
+def _cluster_run(tmp_path, *flags, workers=2, ps=1):
   """Runs the local launcher; returns (exit code, output lines, config)."""
   model_path = tmp_path / 'model'
   command = ([sys.executable, '-m', 'resnet_v1_graph.cli', 'cluster',
-              '--ps', '1', '--workers', str(workers), '--', 'train',
+              '--ps', str(ps), '--workers', str(workers), '--', 'train',
               '--model-path', str(model_path),
               '--summary-path', str(tmp_path / 'summary')] + TRAIN_FLAGS +
              list(flags))
@@ -204,6 +226,41 @@ def test_asynchronous_cluster_counts_every_workers_steps(tmp_path, digits):
   assert last_step <= step <= total
 
 
+def test_an_all_reduce_cluster_starts_from_init_from(tmp_path):
+  """The chief fine-tunes from a checkpoint; every copy starts from it."""
+  cfg = config_lib.DEFAULTS.replace(
+      model='cifar_resnet20', height=SIZE, width=SIZE, channel=1)
+  source = str(tmp_path / 'source' / 'weights.ckpt')
+  graph_model = model_lib.GraphModel(cfg)
+  with graph_model.graph.as_default(), tf.Session() as session:
+    session.run(tf.global_variables_initializer())
+    # Weights no seeded initialiser gives, so a restore is visible.
+    weights = tf.trainable_variables()
+    session.run([w.assign(w + 0.5) for w in weights])
+    tf.train.Saver(weights).save(session, source)
+  stored = checkpoints.read_arrays(source)
+  code, lines, cfg = _cluster_run(tmp_path, '--epoch', '1', '--init-from',
+                                  source, ps=0)
+  assert code == 0, '\n'.join(lines[-30:])
+  assert any(l.startswith('[worker0] initialised from %s' % source)
+             for l in lines)
+  start = os.path.join(cfg.model_path, rundir.CHECKPOINT_NAME + '-0')
+  assert any(l.startswith('[worker1]') and 'session ready at global step 0'
+             in l for l in lines)
+  assert any(l.startswith('[worker0]') and 'restored from %s' % start in l
+             for l in lines)
+  first = checkpoints.read_arrays(start)
+  head = [n for n in stored if n.startswith(registry.HEAD_SCOPES)]
+  assert head and len(head) < len(stored)
+  for name, value in stored.items():
+    if name in head:  # excluded by default: left as initialised
+      assert not np.allclose(first[name], value), name
+    else:
+      np.testing.assert_array_equal(first[name], value, err_msg=name)
+  history = json.load(open(rundir.RunDir.from_config(cfg).history_path))
+  assert history['epoch'] == [1]
+
+
 FIRST_STEP_TASK = r'''
 import json, sys
 from resnet_v1_graph import config, data
@@ -236,15 +293,21 @@ def _first_batches(cfg, split, workers):
   return batches
 
 
-def test_one_synchronous_step_is_adam_on_the_mean_gradient(tmp_path, digits):
-  """Two workers, one step: the oracle is one process on the same batches."""
+@pytest.mark.parametrize('ps', [1, 0], ids=['sync-ps', 'all-reduce'])
+def test_one_synchronous_step_is_adam_on_the_mean_gradient(tmp_path, digits,
+                                                           ps):
+  """Two workers, one step: the oracle is one process on the same batches.
+
+  With a ps, SyncReplicasOptimizer averages the gradients on the ps; without,
+  each worker averages them by all-reduce and applies the mean to its copy.
+  """
   count = 2 * BATCH  # one synchronous step per epoch
   cfg = config_lib.DEFAULTS.replace(
       model='cifar_resnet20', height=SIZE, width=SIZE, channel=1,
       batch_size=BATCH, epoch=1, model_path=str(tmp_path / 'model'),
       summary_path=str(tmp_path / 'summary'), intra_op_threads=1,
       inter_op_threads=1, verbose=False)
-  spec = launcher.local_cluster(1, 2)
+  spec = launcher.local_cluster(ps, 2)
   script = tmp_path / 'task.py'
   script.write_text(FIRST_STEP_TASK)
   settings = {k: v for k, v in cfg.to_dict().items()
@@ -258,14 +321,15 @@ def test_one_synchronous_step_is_adam_on_the_mean_gradient(tmp_path, digits):
                  TF_CONFIG=cluster.Role(spec, job, index).tf_config()),
         stdout=output, stderr=output, text=True)
 
-  tasks = [start(job, index)
-           for job, index in (('ps', 0), ('worker', 0), ('worker', 1))]
+  servers = [start('ps', index) for index in range(ps)]
+  workers = [start('worker', index) for index in range(2)]
   try:
-    outputs = [task.communicate(timeout=600) for task in tasks[1:]]
+    outputs = [task.communicate(timeout=600) for task in workers]
   finally:
-    tasks[0].kill()
-    tasks[0].wait()
-  for task, (_, err) in zip(tasks[1:], outputs):
+    for server in servers:
+      server.kill()
+      server.wait()
+  for task, (_, err) in zip(workers, outputs):
     assert task.returncode == 0, err[-3000:]
   assert [json.loads(out.splitlines()[-1]) for out, _ in outputs] == [
       {'steps': 1, 'global_step': 1, 'last_step': 1}] * 2

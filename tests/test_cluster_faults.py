@@ -1,11 +1,11 @@
 """A cluster's tasks killed with SIGKILL and restarted: what survives.
 
-Each test starts 1 ps and 2 workers (8x8 digits, cifar_resnet20,
-synchronous, a checkpoint every 10 steps) as separate processes on the
-loopback address, kills one task once a checkpoint exists, restarts it,
-and checks what the README promises: training finishes at its last
-step, and the chief's `global_step` never goes back past the latest
-checkpoint. (Later saves rotate old checkpoints out as `max_to_keep` says: the
+Each test starts 1 ps and 2 workers, or 2 workers by all-reduce (8x8
+digits, cifar_resnet20, synchronous, a checkpoint every 10 steps) as
+separate processes on the loopback address, kills one task once a
+checkpoint exists, restarts it, and checks what the README promises:
+training finishes at its last step, and the chief's `global_step` never
+goes back past the latest checkpoint. (Later saves rotate old checkpoints out as `max_to_keep` says: the
 restoring chief's saver takes over the list of checkpoints on disk.)
 """
 
@@ -35,11 +35,11 @@ TIMEOUT = 600
 
 
 class Cluster:
-  """1 ps + 2 workers as processes; each task's output goes to a file."""
+  """`ps` ps + 2 workers as processes; each task's output goes to a file."""
 
-  def __init__(self, path):
+  def __init__(self, path, ps=1):
     self.path = path
-    self.spec = launcher.local_cluster(1, 2)
+    self.spec = launcher.local_cluster(ps, 2)
     self.model_path = str(path / 'model')
     self.processes = {}
     self.starts = {}
@@ -58,8 +58,9 @@ class Cluster:
     log.close()
 
   def start_all(self):
-    for job, index in (('ps', 0), ('worker', 0), ('worker', 1)):
-      self.start(job, index)
+    for job in cluster.JOBS:
+      for index in range(len(self.spec[job])):
+        self.start(job, index)
 
   def kill(self, name):
     self.processes[name].send_signal(signal.SIGKILL)
@@ -96,8 +97,9 @@ class Cluster:
 
 
 @pytest.fixture
-def tasks(tmp_path):
-  running = Cluster(tmp_path)
+def tasks(tmp_path, request):
+  """A cluster of 2 workers and 1 ps, or `request.param` ps tasks."""
+  running = Cluster(tmp_path, ps=getattr(request, 'param', 1))
   yield running
   running.stop()
 
@@ -149,18 +151,28 @@ def test_a_killed_chief_resumes_from_its_checkpoint(tasks):
                                   max(before)) in log
 
 
-def test_a_killed_ps_stops_the_workers_and_a_restart_resumes(tasks):
+@pytest.mark.parametrize('tasks,killed,survivors', [
+    (1, 'ps0', ['worker0', 'worker1']),
+    (0, 'worker1', ['worker0']),
+], ids=['ps', 'all-reduce-worker'], indirect=['tasks'])
+def test_a_lost_task_stops_the_workers_and_a_restart_resumes(
+    tasks, killed, survivors):
+  """A ps, or with all-reduce another worker, is what a worker needs."""
   tasks.start_all()
   saved = tasks.wait_for_checkpoint(10)
-  tasks.kill('ps0')
+  tasks.kill(killed)
   started = time.monotonic()
-  for name in ('worker0', 'worker1'):
+  job, index = killed[:-1], killed[-1]
+  for name in survivors:
     assert tasks.wait(name) == 2, tasks.log(name)[-3000:]
-    assert re.search(r'stops: ps task 0 at 127\.0\.0\.1:\d+ is unreachable '
-                     r'after 3 s', tasks.log(name)), tasks.log(name)[-3000:]
+    assert re.search(r'stops: %s task %s at 127\.0\.0\.1:\d+ is unreachable '
+                     r'after 3 s' % (job, index), tasks.log(name)), (
+                         tasks.log(name)[-3000:])
   assert time.monotonic() - started < 60
   before = tasks.checkpoint_steps()
   assert max(before) >= saved
   tasks.start_all()
   _finished(tasks, ['worker0', 'worker1'])
-  assert _ready_steps(tasks.log('worker0'))[0] == max(before)
+  # Every worker starts again from the chief's restored checkpoint.
+  for name in ('worker0', 'worker1'):
+    assert _ready_steps(tasks.log(name))[0] == max(before), name

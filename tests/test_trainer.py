@@ -140,6 +140,24 @@ def test_resume_continues_global_step(tmp_path):
   assert not np.allclose(weights, _value(resumed, 'dense/kernel'))
 
 
+def test_resuming_an_older_checkpoint_rewrites_the_later_epochs(tmp_path):
+  """History rows after the restored step are trained again, not doubled
+  (a cluster's chief restores checkpoints older than its last row)."""
+  split = _tiny_split(40)
+  first = _model(tmp_path, batch_size=8, epoch=2)
+  first.fit(split)
+  first.close()
+  model_path = str(tmp_path / 'model')
+  tf.train.update_checkpoint_state(
+      model_path, os.path.join(model_path, 'model.ckpt-5'))
+  resumed = _model(tmp_path, batch_size=8, epoch=2)
+  history = resumed.fit(split)
+  assert history['epoch'] == [1, 2]
+  assert history['step'] == [5, 10]
+  written = json.load(open(str(tmp_path / 'summary' / 'history.json')))
+  assert written['epoch'] == [1, 2]
+
+
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
   model = _model(tmp_path, batch_size=8, epoch=1)
   model.fit(_tiny_split(16))

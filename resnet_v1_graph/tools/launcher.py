@@ -6,7 +6,8 @@ starts each task as its own process (`python -m resnet_v1_graph.cli train
 ...` with its TF_CONFIG) on 127.0.0.1 with free ports, prefixes every line a
 task prints with its name (`[ps0]`, `[worker1]`), stops the ps tasks once the
 workers have finished (a ps serves until it is stopped, as in TF 1), and
-returns the chief's exit code. Ctrl-C stops every task.
+returns the chief's exit code. Ctrl-C stops every task. `--ps 0` starts
+workers only, which train by all-reduce.
 
 Typical use from Python:
 
@@ -97,7 +98,8 @@ def launch(task_args, ps=1, workers=2, out=None):
     The chief's (worker 0's) exit code.
 
   Raises:
-    ValueError: If `task_args` does not run `train`, or on counts below 1.
+    ValueError: If `task_args` does not run `train`, or on fewer than one
+      worker or a negative ps count.
   """
   task_args = list(task_args)
   if task_args[:1] == ['--']:
@@ -105,9 +107,10 @@ def launch(task_args, ps=1, workers=2, out=None):
   if task_args[:1] != ['train']:
     raise ValueError('a cluster runs `train`: give `resnet-tf1 cluster --ps '
                      'N --workers M -- train [flags]`, got %r' % task_args)
-  if ps < 1 or workers < 1:
-    raise ValueError('a cluster needs at least 1 ps and 1 worker task, got '
-                     '--ps %d --workers %d' % (ps, workers))
+  if ps < 0 or workers < 1:
+    raise ValueError('a cluster needs at least 1 worker task and 0 or more '
+                     'ps tasks (0: all-reduce), got --ps %d --workers %d' %
+                     (ps, workers))
   spec = local_cluster(ps, workers)
   out = out or sys.stdout
   lock = threading.Lock()

@@ -1,9 +1,11 @@
 """A task's role in a TensorFlow cluster, read from TF_CONFIG or TF1 flags.
 
-A cluster has parameter-server tasks (`ps`), which hold the variables, and
-`worker` tasks, which compute gradients; worker 0 is the chief, which
-initialises or restores the variables and writes checkpoints and summaries.
-A task learns its role in one of two standard forms:
+A cluster has `worker` tasks, which compute gradients, and optionally
+parameter-server tasks (`ps`), which hold the variables; worker 0 is the
+chief, which initialises or restores the variables and writes checkpoints
+and summaries. Without a ps job the workers keep their own copies of the
+variables and average their gradients by all-reduce (`allreduce`). A task
+learns its role in one of two standard forms:
 
   TF_CONFIG='{"cluster": {"ps": ["10.0.0.1:2222"],
                           "worker": ["10.0.0.2:2222", "10.0.0.3:2222"]},
@@ -71,7 +73,18 @@ class Role:
 
   @property
   def num_ps(self):
-    return len(self.cluster['ps'])
+    return len(self.cluster.get('ps') or ())
+
+  @property
+  def all_reduce(self):
+    """Whether the workers hold the variables (no ps job)."""
+    return not self.num_ps
+
+  @property
+  def watched_job(self):
+    """The job a worker cannot train without: the ps tasks, or with
+    all-reduce the other workers."""
+    return 'worker' if self.all_reduce else 'ps'
 
   @property
   def address(self):
@@ -87,12 +100,14 @@ class Role:
     """What a worker's session may talk to: the ps tasks and itself.
 
     Without filters every session waits for every task of the cluster, so a
-    worker that died would stop the others from (re)starting.
+    worker that died would stop the others from (re)starting. Collectives
+    find the other workers without the session's help.
     """
-    return ['/job:ps', self.device]
+    return ([] if self.all_reduce else ['/job:ps']) + [self.device]
 
   def cluster_spec(self):
-    return tf.train.ClusterSpec(self.cluster)
+    return tf.train.ClusterSpec(
+        {job: hosts for job, hosts in self.cluster.items() if hosts})
 
   def describe(self):
     return '%s %d of %d%s at %s' % (
@@ -119,13 +134,15 @@ def _validate(role):
     raise ClusterError('unknown job(s) %s in the cluster; the jobs are %s' %
                        (unknown, ' and '.join(JOBS)))
   for job in JOBS:
-    addresses = cluster.get(job)
-    if not isinstance(addresses, list) or not addresses:
-      raise ClusterError('the cluster needs at least one %s task; got %r' %
-                         (job, addresses))
+    addresses = cluster.get(job, [] if job == 'ps' else None)
+    if not isinstance(addresses, list) or (job == 'worker' and
+                                           not addresses):
+      raise ClusterError('the cluster needs a list of %s addresses%s; got %r'
+                         % (job, ' with at least one' if job == 'worker'
+                            else '', addresses))
     for address in addresses:
       _check_address(address, 'cluster %s' % job)
-  every = cluster['ps'] + cluster['worker']
+  every = (cluster.get('ps') or []) + cluster['worker']
   repeated = sorted({a for a in every if every.count(a) > 1})
   if repeated:
     raise ClusterError('address(es) %s are given to more than one task; '
@@ -133,7 +150,10 @@ def _validate(role):
   if role.job not in JOBS:
     raise ClusterError('unknown job name %r; choose %s' %
                        (role.job, ' or '.join(JOBS)))
-  count = len(cluster[role.job])
+  count = len(cluster.get(role.job) or ())
+  if not count:
+    raise ClusterError('this task is a %s but the cluster lists no %s tasks'
+                       % (role.job, role.job))
   if (not isinstance(role.index, int) or isinstance(role.index, bool) or
       not 0 <= role.index < count):
     raise ClusterError('task index %r is out of range: the cluster has %d '
@@ -171,20 +191,24 @@ def from_tf_config(text):
 
 
 def from_flags(ps_hosts, worker_hosts, job_name, task_index):
-  """The `Role` given by the four TF1 flags; hosts are comma-separated."""
+  """The `Role` given by the TF1 flags; hosts are comma-separated.
+
+  Without `ps_hosts` the workers train by all-reduce.
+  """
   missing = [flag for flag, value in (
-      ('--ps-hosts', ps_hosts), ('--worker-hosts', worker_hosts),
+      ('--worker-hosts', worker_hosts),
       ('--job-name', job_name), ('--task-index', task_index))
              if value is None]
   if missing:
-    raise ClusterError('a cluster task needs all of --ps-hosts, '
-                       '--worker-hosts, --job-name and --task-index; '
-                       'missing %s' % ', '.join(missing))
+    raise ClusterError('a cluster task needs --worker-hosts, --job-name '
+                       'and --task-index (and --ps-hosts to keep the '
+                       'variables on parameter servers); missing %s' %
+                       ', '.join(missing))
 
   def hosts(text):
     return [h.strip() for h in text.split(',') if h.strip()]
 
-  return Role({'ps': hosts(ps_hosts), 'worker': hosts(worker_hosts)},
+  return Role({'ps': hosts(ps_hosts or ''), 'worker': hosts(worker_hosts)},
               job_name, task_index)
 
 
@@ -215,7 +239,7 @@ def wait_for_tasks(role, job, timeout):
     ClusterError: If a task is still unreachable after `timeout` seconds.
   """
   deadline = time.monotonic() + timeout
-  for index, address in enumerate(role.cluster[job]):
+  for index, address in enumerate(role.cluster.get(job) or ()):
     host, _, port = address.rpartition(':')
     while True:
       try:

@@ -1,8 +1,12 @@
-"""Between-graph replication: one graph per worker, variables on the ps tasks.
+"""Between-graph replication: one graph per worker, one trainer for both
+ways of sharing the variables.
 
-Each worker builds the whole model under `tf.train.replica_device_setter`,
-which puts every variable on a parameter server (round robin) and every
-other op on the worker, and trains it in a `tf.train.MonitoredSession`:
+With ps tasks, each worker builds the whole model under
+`tf.train.replica_device_setter`, which puts every variable on a parameter
+server (round robin) and every other op on the worker. Without them, each
+worker holds its own copy and the workers average their gradients by
+all-reduce (`allreduce`; synchronous only). Either way the worker trains in
+a `tf.train.MonitoredSession`:
 
   * synchronous (default): `tf.train.SyncReplicasOptimizer` gathers one
     gradient from each of the W workers, the chief's queue runner applies
@@ -20,14 +24,17 @@ best checkpoint, the history and the curves (`EpochHook`), in the layout of
 `rundir`. Training stops at the last step of `config.epoch` epochs
 (`tf.train.StopAtStepHook`) or at a NaN loss (`tf.train.NanTensorHook`).
 
-Failures: a restarted worker rejoins; a restarted chief restores the latest
-checkpoint, so `global_step` goes back to it and never before it; a ps that
-is unreachable when a session starts raises `cluster.ClusterError` after
-`ps_wait` seconds, and one lost during training ends each worker's process
-after `ps_wait` seconds with a message and exit code 2 (`PsWatchdog` says
-why it must be the process). Restarting the tasks resumes from the latest
-checkpoint. If the ps comes back sooner, TensorFlow's own recovery recreates
-the sessions and the chief restores the latest checkpoint.
+Failures with ps tasks: a restarted worker rejoins; a restarted chief
+restores the latest checkpoint, so `global_step` goes back to it and never
+before it; a ps that is unreachable when a session starts raises
+`cluster.ClusterError` after `ps_wait` seconds, and one lost during
+training ends each worker's process after `ps_wait` seconds with a message
+and exit code 2 (`TaskWatchdog` says why it must be the process).
+Restarting the tasks resumes from the latest checkpoint. If the ps comes
+back sooner, TensorFlow's own recovery recreates the sessions and the chief
+restores the latest checkpoint. With all-reduce, the other workers play the
+ps's part: a lost worker ends the others after `ps_wait` seconds, and
+restarting all the tasks resumes from the latest checkpoint.
 
 Typical use, on each worker (`role` from `cluster.resolve`):
 
@@ -45,6 +52,7 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 
 from resnet_v1_graph import model as model_lib
+from resnet_v1_graph.training import allreduce
 from resnet_v1_graph.training import cluster as cluster_lib
 from resnet_v1_graph.training import rundir
 from resnet_v1_graph.training import session as session_lib
@@ -58,9 +66,9 @@ CHIEF_WAIT_SECONDS = 600
 READY_POLL_SECONDS = 0.5
 # How often a worker checks that its parameter servers are still there.
 WATCH_SECONDS = 1.0
-# The exit code of a worker that lost a ps (the command line's code for a
-# cluster that cannot work).
-PS_LOST_EXIT_CODE = 2
+# The exit code of a worker that lost a task it needs (the command line's
+# code for a cluster that cannot work).
+TASK_LOST_EXIT_CODE = 2
 # How long a closing session waits for its threads. The chief's
 # SyncReplicasOptimizer queue runner waits for gradients that no longer come
 # once training is over; closing the session cancels it, so there is nothing
@@ -71,8 +79,8 @@ STOP_GRACE_SECONDS = 1
 def steps_per_epoch(config, num_examples, num_workers):
   """Global steps per pass over the training split.
 
-  A synchronous step takes a batch from every worker; an asynchronous one a
-  batch from one worker.
+  A synchronous step (all-reduce is one) takes a batch from every worker; an
+  asynchronous one a batch from one worker.
   """
   per_step = config.batch_size * config.num_clones * (
       num_workers if config.sync_replicas else 1)
@@ -82,17 +90,20 @@ def steps_per_epoch(config, num_examples, num_workers):
 class _SessionCreator(tf.train.SessionCreator):
   """Creates a worker's session; gives up when a ps stays unreachable.
 
-  The chief restores the latest checkpoint or initialises; the others wait
-  until the chief has. `MonitoredSession` calls this again after a lost
-  connection and retries TensorFlow's own errors forever; a
+  The chief restores the latest checkpoint or initialises; with ps tasks
+  the others wait until the chief has. With all-reduce each worker
+  initialises its own copy and then runs `broadcast`, which hands every
+  worker the chief's values. `MonitoredSession` calls this again after a
+  lost connection and retries TensorFlow's own errors forever; a
   `cluster.ClusterError` is not one of those, so it ends the run.
   """
 
   def __init__(self, role, target, scaffold, config, checkpoint_dir,
-               ps_wait):
+               ps_wait, broadcast=None):
     self.role, self.target, self.scaffold = role, target, scaffold
     self.config, self.checkpoint_dir, self.ps_wait = (config, checkpoint_dir,
                                                       ps_wait)
+    self.broadcast = broadcast
 
   def create_session(self):
     cluster_lib.wait_for_tasks(self.role, 'ps', self.ps_wait)
@@ -102,13 +113,16 @@ class _SessionCreator(tf.train.SessionCreator):
         ready_op=self.scaffold.ready_op,
         ready_for_local_init_op=self.scaffold.ready_for_local_init_op,
         graph=tf.get_default_graph(), recovery_wait_secs=READY_POLL_SECONDS)
-    if self.role.is_chief:
-      return manager.prepare_session(
-          self.target, saver=self.scaffold.saver,
-          checkpoint_dir=self.checkpoint_dir, config=self.config,
-          init_op=self.scaffold.init_op)
-    return manager.wait_for_session(self.target, config=self.config,
-                                    max_wait_secs=CHIEF_WAIT_SECONDS)
+    if self.broadcast is None and not self.role.is_chief:
+      return manager.wait_for_session(self.target, config=self.config,
+                                      max_wait_secs=CHIEF_WAIT_SECONDS)
+    session = manager.prepare_session(
+        self.target, saver=self.scaffold.saver, config=self.config,
+        checkpoint_dir=self.checkpoint_dir if self.role.is_chief else None,
+        init_op=self.scaffold.init_op)
+    if self.broadcast is not None:
+      session.run(self.broadcast)
+    return session
 
 
 class SyncReplicasHook(tf.train.SessionRunHook):
@@ -186,25 +200,27 @@ class _SessionStartHook(tf.train.SessionRunHook):
           self.trainer.role.describe(), step, origin), flush=True)
 
 
-class PsWatchdog(tf.train.SessionRunHook):
-  """Ends a worker's process when its parameter servers stay unreachable.
+class TaskWatchdog(tf.train.SessionRunHook):
+  """Ends a worker's process when a task it needs stays unreachable.
 
-  When a ps dies, the step in flight fails and `MonitoredSession` closes
-  the session to recreate it; but closing a session waits for the dead ps
-  to answer, without end, inside TensorFlow where no Python exception can
-  reach it. So a thread checks every ps by TCP once a second; when one stays
-  unreachable for `ps_wait` seconds it prints why and ends the process with
-  exit code `PS_LOST_EXIT_CODE`. Nothing is lost: only the chief writes
-  checkpoints, each complete before the next step. Restart the tasks and
-  training resumes from the latest one.
+  Those are the parameter servers, or with all-reduce the other workers
+  (`Role.watched_job`). When a ps dies, the step in flight fails and
+  `MonitoredSession` closes the session to recreate it; but closing a
+  session waits for the dead ps to answer, without end, inside TensorFlow
+  where no Python exception can reach it. When a worker dies, the others'
+  all-reduce waits for it. So a thread checks those tasks by TCP once a
+  second; when one stays unreachable for `wait` seconds it prints why and
+  ends the process with exit code `TASK_LOST_EXIT_CODE`. Nothing is lost:
+  only the chief writes checkpoints, each complete before the next step.
+  Restart the tasks and training resumes from the latest one.
 
   Args:
     role: This worker's `cluster.Role`.
-    ps_wait: Seconds a ps may stay unreachable.
+    wait: Seconds a task may stay unreachable.
   """
 
-  def __init__(self, role, ps_wait):
-    self.role, self.ps_wait = role, ps_wait
+  def __init__(self, role, wait):
+    self.role, self.wait = role, wait
     self._stop = None
 
   def after_create_session(self, session, coord):
@@ -215,14 +231,15 @@ class PsWatchdog(tf.train.SessionRunHook):
   def _watch(self):
     while not self._stop.wait(WATCH_SECONDS):
       try:
-        cluster_lib.wait_for_tasks(self.role, 'ps', self.ps_wait)
+        cluster_lib.wait_for_tasks(self.role, self.role.watched_job,
+                                   self.wait)
       except cluster_lib.ClusterError as error:
         if self._stop.is_set():
           return
         sys.stdout.flush()
         print('%s stops: %s' % (self.role.describe(), error),
               file=sys.stderr, flush=True)
-        os._exit(PS_LOST_EXIT_CODE)  # pylint: disable=protected-access
+        os._exit(TASK_LOST_EXIT_CODE)  # pylint: disable=protected-access
 
   def stop(self):
     if self._stop is not None:
@@ -250,6 +267,8 @@ class EpochHook(tf.train.SessionRunHook):
     self.best = self.run.best_accuracy()
     self.totals = np.zeros(3)  # loss * n, correct, n of the chief's batches
     self.started = time.time()
+    self.step_started = None
+    self.step_seconds = 0.0
     self.epochs_done = None
     self.writer = None
 
@@ -262,15 +281,18 @@ class EpochHook(tf.train.SessionRunHook):
   def after_create_session(self, session, coord):
     step = session.run(self.trainer.model.global_step)
     self.epochs_done = step // self.steps_per_epoch
+    self.history = trainer_lib.history_until(self.history, step)
     self.run.make_checkpoint_dirs()
     if self.writer is None and self.validation:
       self.writer = tf.summary.FileWriter(
           self.run.summary_dir(rundir.VALIDATION_SUMMARIES))
 
   def before_run(self, run_context):
+    self.step_started = time.perf_counter()
     return tf.train.SessionRunArgs(self.fetches)
 
   def after_run(self, run_context, run_values):
+    self.step_seconds += time.perf_counter() - self.step_started
     loss, acc, n = run_values.results
     self.totals += (loss * n, acc * n, n)
     session = run_context.session
@@ -306,9 +328,11 @@ class EpochHook(tf.train.SessionRunHook):
         session, self.best_saver, self.run, self.history, row, self.best)
     if self.trainer.config.verbose:
       print(summaries.format_epoch(row, self.trainer.config.epoch, improved,
-                                   time.time() - self.started), flush=True)
+                                   time.time() - self.started,
+                                   self.step_seconds), flush=True)
     self.totals[:] = 0
     self.started = time.time()
+    self.step_seconds = 0.0
 
 
 def _evaluate(session, model, batch, iterator, handle_tensor):
@@ -329,10 +353,18 @@ class ClusterTrainer:
   """Trains a model as one worker of a cluster.
 
   Args:
-    config: A `config.Config`; `sync_replicas` picks sync or async.
-    role: This worker's `cluster.Role`.
-    server: The task's started `tf.train.Server` (default: start one).
-    ps_wait: Seconds a worker waits for an unreachable ps before it stops.
+    config: A `config.Config`; with ps tasks, `sync_replicas` picks sync
+      or async.
+    role: This worker's `cluster.Role`; a cluster without ps tasks trains
+      by all-reduce.
+    server: The task's started `tf.train.Server` (default: start one). For
+      all-reduce, its config needs `allreduce.configure`.
+    ps_wait: Seconds a worker waits for an unreachable ps (with all-reduce:
+      another worker) before it stops.
+
+  Raises:
+    cluster.ClusterError: If `role` is a ps task, or asks for asynchronous
+      all-reduce.
   """
 
   def __init__(self, config, role, server=None, ps_wait=30.0):
@@ -340,15 +372,23 @@ class ClusterTrainer:
       raise cluster_lib.ClusterError(
           'a %s task holds variables and trains nothing; start it with '
           '`cluster.start_server(role).join()`' % role.job)
+    if role.all_reduce and not config.sync_replicas:
+      raise cluster_lib.ClusterError(
+          'all-reduce (a cluster without ps tasks) is synchronous: every '
+          'worker takes every step. Give the cluster ps tasks for '
+          'asynchronous training, or drop --sync-replicas false')
     self.config, self.role, self.ps_wait = config, role, ps_wait
     self.run = rundir.RunDir.from_config(config)
-    self.server = server or cluster_lib.start_server(
-        role, session_lib.session_config(config))
     self.session_config = session_lib.session_config(config)
+    if role.all_reduce:
+      allreduce.configure(self.session_config)
+    self.server = server or cluster_lib.start_server(
+        role, self.session_config)
     self.session_config.device_filters.extend(role.device_filters)
-    self.device = tf.train.replica_device_setter(
-        ps_tasks=role.num_ps, worker_device=role.device,
-        cluster=role.cluster_spec())
+    self.device = role.device if role.all_reduce else (
+        tf.train.replica_device_setter(
+            ps_tasks=role.num_ps, worker_device=role.device,
+            cluster=role.cluster_spec()))
     self.model = model_lib.GraphModel(config, device=self.device,
                                       wrap_optimizer=self._wrap_optimizer)
     with self.model.graph.as_default(), tf.device(self.device):
@@ -358,11 +398,14 @@ class ClusterTrainer:
             self.model.global_step.read_value())
 
   def _wrap_optimizer(self, optimizer):
+    workers = self.role.num_workers
+    if self.role.all_reduce:
+      return allreduce.AllReduceOptimizer(optimizer, workers)
     if not self.config.sync_replicas:
       return optimizer
     return tf.train.SyncReplicasOptimizer(
-        optimizer, replicas_to_aggregate=self.role.num_workers,
-        total_num_replicas=self.role.num_workers)
+        optimizer, replicas_to_aggregate=workers,
+        total_num_replicas=workers)
 
   def fit(self, train, validation=None):
     """Trains until `config.epoch` epochs of global steps are done.
@@ -378,7 +421,9 @@ class ClusterTrainer:
     Raises:
       FloatingPointError: If the loss becomes NaN; nothing is saved after
         the last good checkpoint.
-      cluster.ClusterError: If a ps stays unreachable for `ps_wait` seconds.
+      cluster.ClusterError: If a ps stays unreachable for `ps_wait` seconds,
+        or an all-reduce waits for a worker longer than
+        `allreduce.TIMEOUT_SECONDS`.
     """
     cfg, model = self.config, self.model
     per_epoch = steps_per_epoch(cfg, train.num_examples,
@@ -391,11 +436,16 @@ class ClusterTrainer:
           seed=cfg.seed, shard=(self.role.num_workers, self.role.index),
           repeat=True, drop_remainder=True))
       handles = _SessionStartHook(self, train_iterator.string_handle())
-      watchdog = PsWatchdog(self.role, self.ps_wait)
+      watchdog = TaskWatchdog(self.role, self.ps_wait)
       hooks = [handles, watchdog,
                tf.train.StopAtStepHook(last_step=last_step),
                tf.train.NanTensorHook(model.loss, fail_on_nan_loss=True)]
-      if cfg.sync_replicas:
+      broadcast = None
+      if self.role.all_reduce:
+        broadcast = allreduce.broadcast_variables(
+            tf.global_variables(), self.role.is_chief,
+            self.role.num_workers)
+      elif cfg.sync_replicas:
         hooks.append(SyncReplicasHook(model.optimizer, self.role.is_chief))
       scaffold = tf.train.Scaffold(
           saver=tf.train.Saver(max_to_keep=cfg.max_to_keep),
@@ -405,7 +455,7 @@ class ClusterTrainer:
         hooks += self._chief_hooks(per_epoch, validation, scaffold)
       creator = _SessionCreator(self.role, self.server.target, scaffold,
                                 self.session_config, cfg.model_path,
-                                self.ps_wait)
+                                self.ps_wait, broadcast=broadcast)
       steps, step = self._loop(creator, hooks, handles, watchdog)
     return {'steps': steps, 'global_step': step, 'last_step': last_step}
 
@@ -444,6 +494,13 @@ class ClusterTrainer:
               {model.dataset_handle: handles.handle,
                model.is_training: True})
           steps += 1
+    except tf.errors.DeadlineExceededError:
+      raise cluster_lib.ClusterError(
+          'the workers did not all reach the all-reduce of global step %d '
+          'within %.0f s: a worker was lost, or restarted alone. Stop every '
+          'task and start them all again; training resumes from the latest '
+          'checkpoint, %s' % (step + 1, allreduce.TIMEOUT_SECONDS,
+                              self.run.latest_checkpoint())) from None
     except tf.train.NanLossDuringTrainingError:
       raise FloatingPointError(
           'loss became NaN near global step %d; training stopped. Nothing '

@@ -22,11 +22,16 @@ def format_row(row):
   return text + ' | lr %.2e' % row['learning_rate']
 
 
-def format_epoch(row, epochs, improved, seconds):
-  """The line printed at an epoch's end; ' *' marks a new best checkpoint."""
-  return 'epoch %d/%d step %d %s%s (%.1fs)' % (
+def format_epoch(row, epochs, improved, seconds, step_seconds):
+  """The line printed at an epoch's end; ' *' marks a new best checkpoint.
+
+  `seconds` is the whole epoch, `step_seconds` its training steps alone
+  (without validation, checkpoints and curves): throughput is
+  images / step_seconds.
+  """
+  return 'epoch %d/%d step %d %s%s (%.1fs, steps %.1fs)' % (
       row['epoch'], epochs, row['step'], format_row(row),
-      ' *' if improved else '', seconds)
+      ' *' if improved else '', seconds, step_seconds)
 
 
 def write_scalars(writer, step, metrics):

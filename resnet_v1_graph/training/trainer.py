@@ -50,6 +50,26 @@ def _in_graph(method):
   return wrapper
 
 
+def history_until(history, step):
+  """The rows of `history` at or before global step `step`.
+
+  A run resumed from a checkpoint older than its history's last row (a
+  cluster's chief saves every `validate_every` steps, not at each epoch's
+  end) trains those epochs again; their rows are written again, not twice.
+  """
+  rows = sum(1 for s in history.get('step', ()) if s <= step)
+  epochs = len(history.get('epoch', ()))
+  kept = {}
+  for key, values in history.items():
+    if key == 'steps':
+      kept[key] = [entry for entry in values if entry['step'] <= step]
+    elif isinstance(values, list) and len(values) == epochs:
+      kept[key] = values[:rows]
+    else:
+      kept[key] = values
+  return kept
+
+
 def keep_best(session, best_saver, run, history, row, best):
   """Appends an epoch's `row` to the history; saves the best checkpoint.
 
@@ -239,12 +259,12 @@ class Trainer:
     try:
       for epoch in range(first_epoch, self.config.epoch):
         started = time.time()
-        row = self._train_epoch(epoch, steps_per_epoch, pipelines, writers,
-                                history)
+        row, step_seconds = self._train_epoch(epoch, steps_per_epoch,
+                                              pipelines, writers, history)
         if 'validation' in pipelines:
           row.update(self._validate_epoch(row['step'], pipelines, writers))
         best, improved = self._save_epoch(row, history, best)
-        self._report(row, improved, time.time() - started)
+        self._report(row, improved, time.time() - started, step_seconds)
     finally:
       for writer in writers.values():
         writer.close()
@@ -264,7 +284,7 @@ class Trainer:
     if self.config.verbose and resumed:
       print('resumed from %s at step %d (epoch %d of %d)' %
             (resumed, step, first_epoch, self.config.epoch))
-    return self.run.read_history(), first_epoch
+    return history_until(self.run.read_history(), step), first_epoch
 
   def _summary_writers(self, pipelines):
     """A TensorBoard writer per pipeline; the train one shows the graph."""
@@ -274,24 +294,32 @@ class Trainer:
             for name in pipelines}
 
   def _train_epoch(self, epoch, steps_per_epoch, pipelines, writers, history):
-    """Runs one epoch of training steps; returns its metrics row."""
+    """Runs one epoch of training steps.
+
+    Returns:
+      (its metrics row, seconds spent in the training steps).
+    """
     cfg, model, session = self.config, self.model, self.session
     iterator, handle = pipelines['train']
     session.run(iterator.initializer, {self.epoch_seed: epoch})
     feed = {model.dataset_handle: self._handle(iterator, handle),
             model.is_training: True}
     totals = np.zeros(3)  # loss * n, correct, n
+    step_seconds = 0.0
     bar = tqdm.tqdm(total=steps_per_epoch, unit='step', leave=False,
                     desc='epoch %d/%d' % (epoch + 1, cfg.epoch),
                     disable=None if cfg.verbose else True)
     with bar:
       while True:
+        started = time.perf_counter()
         try:
           loss, acc, lr, step, n = session.run(
               [model.loss, model.acc, model.learning_rate,
                self.step_after_update, self.batch_size], feed)
         except tf.errors.OutOfRangeError:
           break
+        finally:
+          step_seconds += time.perf_counter() - started
         self._check_finite(loss, step, epoch)
         totals += (loss * n, acc * n, n)
         summaries.write_scalars(writers['train'], step, {
@@ -307,7 +335,7 @@ class Trainer:
     return {'epoch': epoch + 1, 'step': int(step),
             'train_loss': totals[0] / totals[2],
             'train_accuracy': totals[1] / totals[2],
-            'learning_rate': float(lr)}
+            'learning_rate': float(lr)}, step_seconds
 
   def _validate_epoch(self, step, pipelines, writers):
     """Validates at the end of an epoch; returns the row's val_* entries."""
@@ -335,10 +363,10 @@ class Trainer:
     return keep_best(self.session, self.best_saver, self.run, history, row,
                      best)
 
-  def _report(self, row, improved, seconds):
+  def _report(self, row, improved, seconds, step_seconds):
     if self.config.verbose:
-      print(summaries.format_epoch(row, self.config.epoch, improved, seconds),
-            flush=True)
+      print(summaries.format_epoch(row, self.config.epoch, improved, seconds,
+                                   step_seconds), flush=True)
 
   # Evaluation and prediction.
 
