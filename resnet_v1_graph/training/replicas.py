@@ -64,7 +64,7 @@ from resnet_v1_graph.training import trainer as trainer_lib
 CHIEF_WAIT_SECONDS = 600
 # How often a waiting worker looks again (TensorFlow's default is 30 s).
 READY_POLL_SECONDS = 0.5
-# How often a worker checks that its parameter servers are still there.
+# How often a worker checks that the tasks it needs are still there.
 WATCH_SECONDS = 1.0
 # The exit code of a worker that lost a task it needs (the command line's
 # code for a cluster that cannot work).
