@@ -89,7 +89,7 @@ def test_a_cluster_without_ps_trains_by_all_reduce():
       {'cluster': workers, 'task': {'type': 'worker', 'index': 1}})})
   from_flags = cluster.resolve(worker_hosts=','.join(CLUSTER['worker']),
                                job_name='worker', task_index=1)
-  assert from_env.all_reduce and from_flags.all_reduce
+  assert from_env == from_flags and from_env.all_reduce
   assert not cluster.Role(CLUSTER, 'worker', 1).all_reduce
   assert from_env.watched_job == 'worker'
   assert from_env.device_filters == ['/job:worker/task:1']

@@ -208,8 +208,10 @@ def from_flags(ps_hosts, worker_hosts, job_name, task_index):
   def hosts(text):
     return [h.strip() for h in text.split(',') if h.strip()]
 
-  return Role({'ps': hosts(ps_hosts or ''), 'worker': hosts(worker_hosts)},
-              job_name, task_index)
+  cluster = {'worker': hosts(worker_hosts)}
+  if ps_hosts:
+    cluster['ps'] = hosts(ps_hosts)
+  return Role(cluster, job_name, task_index)
 
 
 def resolve(ps_hosts=None, worker_hosts=None, job_name=None, task_index=None,
