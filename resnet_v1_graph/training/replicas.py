@@ -468,7 +468,7 @@ class ClusterTrainer:
     pipeline = None
     if validation is not None and validation.num_examples:
       iterator = tf.data.make_initializable_iterator(
-          validation.batched(cfg.batch_size))
+          trainer_lib.reinitializable(validation.batched(cfg.batch_size)))
       pipeline = (iterator, iterator.string_handle())
     return [
         tf.train.CheckpointSaverHook(
