@@ -53,7 +53,7 @@ class Classifier(model_lib.GraphModel):
     return self.trainer.fit(train, validation)
 
   def evaluate(self, split):
-    """Returns {'loss', 'accuracy'} over a `data.Split`."""
+    """Returns {'loss', 'accuracy', 'top5'} over a `data.Split`."""
     return self.trainer.evaluate(split)
 
   def predict(self, images):

@@ -3,6 +3,7 @@ inspect, diff, convert and export their checkpoints.
 
   resnet-tf1 train --dataset digits --depth 18 --epoch 15
   resnet-tf1 evaluate --model-path runs/model
+  resnet-tf1 evaluate --model-path runs/model --watch --timeout 600
   resnet-tf1 predict --model-path runs/model --images a.png b.png
   resnet-tf1 train --model resnet_v2_50 --init-from resnet_v2_50.ckpt
   resnet-tf1 checkpoint inspect resnet_v2_50.ckpt
@@ -10,6 +11,10 @@ inspect, diff, convert and export their checkpoints.
   resnet-tf1 export --model-path runs/model --saved-model sm --frozen m.pb
   resnet-tf1 convert resnet50v2.h5 out/resnet_v2_50.ckpt --model resnet_v2_50
   resnet-tf1 cluster --ps 1 --workers 2 -- train --dataset digits
+  resnet-tf1 data to-tfrecord --dataset digits --output shards/ --shards 4
+  resnet-tf1 train --dataset tfrecord --data-path shards/
+  resnet-tf1 train --recipe he2015-cifar10 --model cifar_resnet56 \
+      --dataset cifar10 --data-path cifar-10-python.tar.gz
 
 `train` plays its part in a cluster when TF_CONFIG is set or the TF 1 flags
 `--worker-hosts --job-name --task-index` (and `--ps-hosts`) are given: a ps
@@ -42,9 +47,11 @@ from resnet_v1_graph import config as config_lib
 from resnet_v1_graph import data
 from resnet_v1_graph import export
 from resnet_v1_graph import model as model_lib
+from resnet_v1_graph import recipes
 from resnet_v1_graph.checkpoints import convert
 from resnet_v1_graph.nets import registry
 from resnet_v1_graph.tools import launcher
+from resnet_v1_graph.tools import watch
 from resnet_v1_graph.training import cluster
 from resnet_v1_graph.training import finetune
 from resnet_v1_graph.training import replicas
@@ -55,7 +62,7 @@ from resnet_v1_graph.training import session as session_lib
 # Fields that describe the data; they follow the dataset unless given.
 SHAPE_FIELDS = ('height', 'width', 'channel', 'num_classes')
 # Commands that need neither a dataset nor a model built from flags.
-TOOL_COMMANDS = ('checkpoint', 'export', 'convert', 'cluster')
+TOOL_COMMANDS = ('checkpoint', 'export', 'convert', 'cluster', 'data')
 
 
 def _flag(name):
@@ -70,10 +77,24 @@ def _parse_bool(text):
   raise argparse.ArgumentTypeError('expected true or false, got %r' % text)
 
 
+def _list_parser(name):
+  def parse(text):
+    try:
+      return config_lib.parse_list(name, text)
+    except ValueError as error:
+      raise argparse.ArgumentTypeError(str(error)) from None
+  return parse
+
+
 def _add_config_flags(parser):
   group = parser.add_argument_group('configuration (defaults in config.py)')
   for field in dataclasses.fields(config_lib.Config):
-    kind = _parse_bool if field.type in (bool, 'bool') else type(field.default)
+    if field.name in config_lib.LIST_FIELDS:
+      kind = _list_parser(field.name)
+    elif field.type in (bool, 'bool'):
+      kind = _parse_bool
+    else:
+      kind = type(field.default)
     # The network is named from the registry's table; say so in --help.
     choices = registry.names() if field.name == 'model' else None
     group.add_argument(_flag(field.name), dest=field.name, type=kind,
@@ -89,7 +110,11 @@ def _add_data_flags(parser):
                       help='digits is bundled; the others need --data-path')
   parser.add_argument('--data-path', help='dataset file or folder')
   parser.add_argument('--image-size', type=int,
-                      help='resize digits/folder images to this square size')
+                      help='resize digits/folder/tfrecord images to this '
+                           'square size')
+  parser.add_argument('--skip-corrupt', action='store_true',
+                      help='tfrecord: skip damaged records and undecodable '
+                           'images (counted) instead of stopping')
 
 
 def build_parser():
@@ -106,6 +131,19 @@ def build_parser():
     if name != 'train':
       command.add_argument('--split', default='test',
                            choices=('train', 'validation', 'test'))
+    if name == 'evaluate':
+      command.add_argument(
+          '--watch', action='store_true',
+          help='evaluate each new checkpoint of --model-path as training '
+               'writes it (top-1, top-5, TensorBoard under summary_path/'
+               'evaluation) until --timeout seconds pass without one')
+      command.add_argument('--timeout', type=float, default=600.,
+                           metavar='SECONDS', help='with --watch (default '
+                                                   '600)')
+      command.add_argument('--interval', type=float, default=0.,
+                           metavar='SECONDS',
+                           help='with --watch: at least this long between '
+                                'evaluations (default 0)')
     if name == 'predict':
       command.add_argument('--images', nargs='+',
                            help='image files (JPEG/PNG); default: the split')
@@ -121,6 +159,10 @@ def build_parser():
           help='scopes --init-from leaves as initialised (default: the '
                'classification layer; optimizer slots and global_step are '
                'never restored)')
+      command.add_argument(
+          '--recipe', choices=sorted(recipes.RECIPES),
+          help="a paper's training recipe (optimizer, schedule, weight "
+               "decay, batch, epochs); --config and flags override it")
       _add_cluster_flags(command)
   _add_tool_commands(commands)
   return parser
@@ -194,6 +236,22 @@ def _add_tool_commands(commands):
   local.add_argument('task_args', nargs=argparse.REMAINDER,
                      help='-- train [flags]: what every task runs')
 
+  data_tools = commands.add_parser('data', help='convert datasets')
+  data_actions = data_tools.add_subparsers(dest='action', required=True)
+  to_tfrecord = data_actions.add_parser(
+      'to-tfrecord', help="write a dataset as TFRecord shards in slim's "
+                          "format (<name>_<split>_NNNNN-of-NNNNN.tfrecord, "
+                          "labels.txt)")
+  _add_data_flags(to_tfrecord)
+  to_tfrecord.add_argument('--output', required=True,
+                           help='directory to write the shards into')
+  to_tfrecord.add_argument('--shards', type=int, default=1,
+                           help='shards per split (default 1)')
+  to_tfrecord.add_argument('--name', help='dataset name in the shard names '
+                                          '(default: --dataset)')
+  to_tfrecord.add_argument('--force', action='store_true',
+                           help='replace shards of the same name')
+
   convert = commands.add_parser(
       'convert', help='Keras applications weights <-> checkpoints')
   convert.add_argument('source', help='a Keras .h5/.weights.h5 file, or a '
@@ -211,7 +269,16 @@ def _add_tool_commands(commands):
 
 
 def _run_tool(args):
-  """Runs `checkpoint`, `export`, `convert` or `cluster`; the exit code."""
+  """Runs `checkpoint`, `export`, `convert`, `cluster` or `data`; the exit
+  code."""
+  if args.command == 'data':
+    written = data.write_tfrecord(_load_data(args, None), args.output,
+                                  name=args.name or args.dataset,
+                                  num_shards=args.shards, force=args.force)
+    for split, paths in written.items():
+      print('%s: %d shard%s, %s' % (split, len(paths),
+                                     's' * (len(paths) > 1), paths[0]))
+    return 0
   if args.command == 'cluster':
     return launcher.launch(args.task_args, ps=args.ps, workers=args.workers)
   if args.command == 'checkpoint':
@@ -253,19 +320,27 @@ def _run_tool(args):
   return 0
 
 
-def _load_data(args, shape_hint):
+def _load_data(args, saved):
+  """The dataset the flags name; a saved run fixes its image shape."""
   options = {}
-  if args.dataset in ('digits', 'folder'):
-    size = args.image_size or shape_hint
+  if args.dataset in ('digits', 'folder', 'tfrecord'):
+    size = args.image_size or (saved.height if saved else None)
     if size:
       options['image_size'] = (size if args.dataset == 'digits'
                                else (size, size))
+  if args.dataset == 'tfrecord':
+    options['skip_corrupt'] = args.skip_corrupt
+    if saved:
+      options['channels'] = saved.channel
+  elif args.skip_corrupt:
+    raise SystemExit('--skip-corrupt applies to --dataset tfrecord only')
   return data.load(args.dataset, args.data_path, **options)
 
 
-def _settings(args, source, saved):
-  """Config: saved run < --config file < flags; shape from the data."""
-  cfg = saved or config_lib.DEFAULTS
+def _settings(args, source, saved, recipe=None):
+  """Config: saved run < recipe < --config file < flags; shape from the
+  data."""
+  cfg = (saved or config_lib.DEFAULTS).replace(**(recipe or {}))
   if args.config:
     cfg = config_lib.Config.from_file(args.config, cfg)
   flags = {f: getattr(args, f) for f in config_lib.field_names()
@@ -325,11 +400,20 @@ def _main(args):
   role = _cluster_role(args)
   if role is not None and role.job == 'ps':
     _serve(args, role)
+  if args.command == 'evaluate' and args.watch:
+    return _watch(args)
   saved = _saved_config(args) if args.command != 'train' else None
   source = None
   if args.command != 'predict' or not args.images:
-    source = _load_data(args, saved.height if saved else None)
+    source = _load_data(args, saved)
   cfg = _settings(args, source, saved)
+  if args.command == 'train' and args.recipe:
+    # The recipe sees the network, batch and towers the user chose, and
+    # whatever the user set explicitly stays set.
+    changes = recipes.apply(args.recipe, cfg, source.train.num_examples)
+    cfg = _settings(args, source, saved, changes)
+    print('recipe %s: %s' % (args.recipe, ', '.join(
+        '%s=%s' % (name, getattr(cfg, name)) for name in sorted(changes))))
   if role is not None:
     return _train_in_cluster(args, role, cfg, source)
   model = classifier.Classifier(cfg)
@@ -337,12 +421,34 @@ def _main(args):
     _train(args, model, source)
   elif args.command == 'evaluate':
     metrics = model.evaluate(getattr(source, args.split))
-    print('%s accuracy: %.4f (loss %.4f)' % (args.split, metrics['accuracy'],
-                                             metrics['loss']))
+    print('%s accuracy: %.4f (loss %.4f, top-5 %.4f)' % (
+        args.split, metrics['accuracy'], metrics['loss'], metrics['top5']))
   else:
     _predict(args, model, source)
   model.close()
   return 0
+
+
+def _watch(args):
+  """evaluate --watch: follows a training run's checkpoints."""
+  model_path = args.model_path or config_lib.DEFAULTS.model_path
+  print('waiting for checkpoints in %s (stops after %g s without one)'
+        % (model_path, args.timeout), flush=True)
+  # Training writes config.json before its first checkpoint; until then the
+  # network and its input size are unknown.
+  saved = watch.wait_for_config(model_path, args.timeout)
+  if saved is None:
+    print('no training run appeared in %s within %g s' % (model_path,
+                                                          args.timeout))
+    return 1
+  source = _load_data(args, saved)
+  cfg = _settings(args, source, saved)
+  results = watch.watch(cfg, getattr(source, args.split), args.timeout,
+                        interval=args.interval,
+                        report=lambda line: print(line, flush=True))
+  print('evaluated %d checkpoint%s; none new for %g s' % (
+      len(results), 's' * (len(results) != 1), args.timeout))
+  return 0 if results else 1
 
 
 def _train(args, model, source):

@@ -22,6 +22,12 @@ from resnet_v1_graph.nets import registry
 
 DEPTHS = tuple(classic.BLOCKS_PER_STACK)
 PRECISIONS = ('fp32', 'bf16', 'fp16')
+OPTIMIZERS = ('adam', 'momentum', 'rmsprop', 'sgd')
+SCHEDULES = ('exponential', 'fixed', 'piecewise', 'polynomial', 'cosine')
+# Fields holding lists: the type of their items (a flag takes them
+# comma-separated; a file, as a list).
+LIST_FIELDS = {'learning_rate_boundaries': int, 'learning_rate_values': float,
+               'trainable_scopes': str}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,10 +41,36 @@ class Config:
     depth: Depth of the classic class, one of `DEPTHS`.
     height, width, channel: Input image shape.
     num_classes: Number of classes (the width of the one-hot `input_y`).
-    learning_rate: Initial Adam learning rate.
+    learning_rate: Initial learning rate.
     learning_decay_rate: Factor applied every `learning_decay_steps` steps
       (staircase exponential decay).
-    learning_decay_steps: Steps between decays.
+    learning_decay_steps: Steps between decays ('exponential'), or the
+      length of the whole decay ('polynomial', 'cosine').
+    optimizer: One of `OPTIMIZERS` (slim's `--optimizer`): 'adam' (the
+      classic class's), 'momentum', 'rmsprop' or 'sgd'.
+    adam_beta1, adam_beta2, opt_epsilon: Adam's (and RMSProp's epsilon).
+      slim's flag defaults to epsilon 1.0; here it is TF's 1e-8, as the
+      classic class uses it.
+    momentum: Of 'momentum' (slim's `--momentum`).
+    rmsprop_decay, rmsprop_momentum: Of 'rmsprop'.
+    learning_rate_schedule: One of `SCHEDULES` (see `optimization`).
+    learning_rate_boundaries, learning_rate_values: Of 'piecewise': values
+      has one more entry than boundaries (global steps); values[i] holds up
+      to and including boundaries[i].
+    end_learning_rate: Where 'polynomial' and 'cosine' end (slim: 1e-4).
+    warmup_steps: Steps of linear warm-up from `warmup_learning_rate` to the
+      schedule (0: none).
+    warmup_learning_rate: Where warm-up starts.
+    label_smoothing: Mixes the one-hot labels with the uniform distribution
+      by this weight (slim's `--label_smoothing`).
+    moving_average_decay: Keep an exponential moving average of the weights
+      with this decay, and evaluate and export with it (0: off; slim's
+      `--moving_average_decay`).
+    trainable_scopes: Only the variables under these scopes train (empty:
+      all; slim's `--trainable_scopes`).
+    labels_offset: Subtracted from every label the data gives (slim's
+      `--labels_offset`: 1 trains a 1000-class head on data that counts the
+      background class as 0).
     epoch: Number of epochs `fit` trains to (a resumed run trains the rest).
     batch_size: Examples per step and tower; a step of `num_clones` towers
       on each of W workers of a synchronous cluster takes
@@ -78,6 +110,23 @@ class Config:
   learning_rate: float = 1e-3
   learning_decay_rate: float = 0.96
   learning_decay_steps: int = 100
+  optimizer: str = 'adam'
+  adam_beta1: float = 0.9
+  adam_beta2: float = 0.999
+  opt_epsilon: float = 1e-8
+  momentum: float = 0.9
+  rmsprop_decay: float = 0.9
+  rmsprop_momentum: float = 0.9
+  learning_rate_schedule: str = 'exponential'
+  learning_rate_boundaries: tuple = ()
+  learning_rate_values: tuple = ()
+  end_learning_rate: float = 1e-4
+  warmup_steps: int = 0
+  warmup_learning_rate: float = 0.0
+  label_smoothing: float = 0.0
+  moving_average_decay: float = 0.0
+  trainable_scopes: tuple = ()
+  labels_offset: int = 0
   epoch: int = 20
   batch_size: int = 32
   num_clones: int = 1
@@ -98,6 +147,14 @@ class Config:
   verbose: bool = True
 
   def __post_init__(self):
+    for name, kind in LIST_FIELDS.items():
+      value = getattr(self, name)
+      if isinstance(value, str):
+        value = parse_list(name, value)
+      elif isinstance(value, (list, tuple)):
+        value = tuple(value)
+      # Frozen: lists from a file become tuples, so configs compare equal.
+      object.__setattr__(self, name, value)
     _validate(self)
 
   def replace(self, **changes):
@@ -141,6 +198,21 @@ class Config:
 
 def field_names():
   return [f.name for f in dataclasses.fields(Config)]
+
+
+def parse_list(name, text):
+  """A list field from comma-separated text: '32000,48000' -> (32000, 48000).
+
+  Raises:
+    ValueError: Naming the field, if an item is not of its type.
+  """
+  kind = LIST_FIELDS[name]
+  try:
+    return tuple(kind(item.strip()) for item in text.split(',')
+                 if item.strip())
+  except ValueError:
+    raise ValueError('%s takes comma-separated %ss, got %r'
+                     % (name, kind.__name__, text)) from None
 
 
 def _validate(cfg):
@@ -191,6 +263,7 @@ def _validate(cfg):
         'batch_norm_momentum must be in [0, 1), got %r' % momentum)
   decay = number('weight_decay')
   check(decay is None or decay >= 0, 'weight_decay must be >= 0')
+  _validate_optimization(cfg, check, whole, number)
   check(cfg.precision in PRECISIONS, 'precision must be one of %s, got %r' %
         (list(PRECISIONS), cfg.precision))
   for name in ('model_path', 'summary_path'):
@@ -200,4 +273,52 @@ def _validate(cfg):
     raise ValueError('invalid config: ' + '; '.join(problems))
 
 
+
+def _validate_optimization(cfg, check, whole, number):
+  """The optimizer's and schedule's fields (slim's training options)."""
+  check(cfg.optimizer in OPTIMIZERS, 'optimizer must be one of %s, got %r'
+        % (', '.join(OPTIMIZERS), cfg.optimizer))
+  check(cfg.learning_rate_schedule in SCHEDULES,
+        'learning_rate_schedule must be one of %s, got %r'
+        % (', '.join(SCHEDULES), cfg.learning_rate_schedule))
+  for name, low, high in (('adam_beta1', 0, 1), ('adam_beta2', 0, 1),
+                          ('rmsprop_decay', 0, 1), ('label_smoothing', 0, 1),
+                          ('moving_average_decay', 0, 1)):
+    value = number(name)
+    check(value is None or low <= value < high,
+          '%s must be in [%g, %g), got %r' % (name, low, high, value))
+  for name in ('momentum', 'rmsprop_momentum', 'end_learning_rate',
+               'warmup_learning_rate'):
+    value = number(name)
+    check(value is None or 0 <= value < float('inf'),
+          '%s must be a finite number >= 0, got %r' % (name, value))
+  epsilon = number('opt_epsilon')
+  check(epsilon is None or epsilon > 0, 'opt_epsilon must be > 0')
+  for name in ('warmup_steps', 'labels_offset'):
+    whole(name, 0)
+  for name, kind in LIST_FIELDS.items():
+    value = getattr(cfg, name)
+    check(isinstance(value, tuple) and all(
+        isinstance(v, kind) or kind is float and isinstance(v, int)
+        for v in value), '%s must be a list of %ss, got %r'
+          % (name, kind.__name__, value))
+  if cfg.learning_rate_schedule == 'piecewise':
+    boundaries, values = cfg.learning_rate_boundaries, cfg.learning_rate_values
+    check(len(values) == len(boundaries) + 1,
+          'piecewise: learning_rate_values needs one more entry than '
+          'learning_rate_boundaries, got %d values for %d boundaries'
+          % (len(values), len(boundaries)))
+    check(list(boundaries) == sorted(set(boundaries)) and
+          all(isinstance(b, int) and b > 0 for b in boundaries),
+          'piecewise: learning_rate_boundaries must be increasing global '
+          'steps > 0, got %r' % (boundaries,))
+    check(all(isinstance(v, (int, float)) and v > 0 for v in values),
+          'piecewise: learning_rate_values must be > 0, got %r' % (values,))
+  elif cfg.learning_rate_boundaries or cfg.learning_rate_values:
+    check(False, 'learning_rate_boundaries and learning_rate_values apply '
+          'to learning_rate_schedule piecewise, not %s'
+          % cfg.learning_rate_schedule)
+
+
 DEFAULTS = Config()
+

@@ -38,6 +38,7 @@ import tensorflow.compat.v1 as tf
 
 from resnet_v1_graph import checkpoints
 from resnet_v1_graph import model as model_lib
+from resnet_v1_graph import optimization
 from resnet_v1_graph.training import rundir
 from resnet_v1_graph.training import session as session_lib
 
@@ -59,7 +60,8 @@ def inference_graph(model):
   Returns:
     An `InferenceGraph(graph, images, outputs, saver)`: `images` the input
     placeholder, `outputs` a dict of the `OUTPUT_NAMES` tensors, `saver` a
-    `tf.train.Saver` over the network's variables.
+    `tf.train.Saver` over the network's variables (restoring their moving
+    averages when the config keeps them).
   """
   cfg = model.config
   graph = tf.Graph()
@@ -73,7 +75,12 @@ def inference_graph(model):
         'probabilities': tf.nn.softmax(logits, name='probabilities'),
         'classes': tf.argmax(logits, axis=1, name='classes'),
     }
-    saver = tf.train.Saver()
+    if cfg.moving_average_decay:
+      # The averaged weights, restored into the network's variables as
+      # slim's evaluation restores them.
+      saver = tf.train.Saver(optimization.averaged_restore_map())
+    else:
+      saver = tf.train.Saver()
   return InferenceGraph(graph, images, outputs, saver)
 
 

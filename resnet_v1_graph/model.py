@@ -21,11 +21,14 @@ Typical use:
 
 import tensorflow.compat.v1 as tf
 
+from resnet_v1_graph import optimization
 from resnet_v1_graph.nets import registry
 
 # Towers (in-graph replicas) take names that say which one built an op; the
 # first keeps the variables' names, which do not depend on name scopes.
 TOWER_SCOPE = 'tower_%d'
+# The second accuracy evaluation reports: the label among the k best.
+TOP_K = 5
 
 
 def tower_devices(num_clones):
@@ -53,9 +56,10 @@ def _split_evenly(tensor, parts):
   return tf.split(tensor, tf.stack(sizes), num=parts)
 
 
-def _cross_entropy(onehot, logits):
+def _cross_entropy(onehot, logits, label_smoothing):
+  targets = optimization.smooth_labels(onehot, label_smoothing)
   return tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits_v2(
-      labels=tf.stop_gradient(onehot), logits=logits))
+      labels=tf.stop_gradient(targets), logits=logits))
 
 
 def _regularization(cfg):
@@ -70,15 +74,14 @@ def _regularization(cfg):
 
 
 def _make_optimizer(model, wrap_optimizer):
-  """The classic decayed Adam (loss-scaled for fp16), then `wrap_optimizer`."""
+  """The configured optimizer (by default the classic decayed Adam),
+  loss-scaled for fp16, then `wrap_optimizer`."""
   cfg = model.config
   # The classic tf.Variable(0): int32, named global_step.
   model.global_step = tf.Variable(0, trainable=False, name='global_step')
   tf.add_to_collection(tf.GraphKeys.GLOBAL_STEP, model.global_step)
-  model.learning_rate = tf.train.exponential_decay(
-      cfg.learning_rate, model.global_step, cfg.learning_decay_steps,
-      cfg.learning_decay_rate, staircase=True, name='learning_rate')
-  optimizer = tf.train.AdamOptimizer(model.learning_rate)
+  model.learning_rate = optimization.learning_rate(cfg, model.global_step)
+  optimizer = optimization.optimizer(cfg, model.learning_rate)
   if cfg.precision == 'fp16':
     # float16 gradients underflow without loss scaling (bfloat16 has
     # float32's range and needs none).
@@ -118,17 +121,26 @@ def _build_head(model, tower_logits, update_ops, wrap_optimizer):
   labels = tf.argmax(model.input_y, axis=1)
   model.acc = tf.reduce_mean(
       tf.cast(tf.equal(model.prediction, labels), tf.float32), name='acc')
+  # slim's evaluation reports recall at 5 beside accuracy.
+  model.top5 = tf.reduce_mean(tf.cast(tf.nn.in_top_k(
+      model.logits, labels, min(TOP_K, cfg.num_classes)), tf.float32),
+                              name='acc_top5')
   onehots = ([model.input_y] if towers == 1 else
              _split_evenly(model.input_y, towers))
-  cross_entropies = [_cross_entropy(onehot, tower)
+  cross_entropies = [_cross_entropy(onehot, tower, cfg.label_smoothing)
                      for onehot, tower in zip(onehots, tower_logits)]
   regularization = _regularization(cfg)
+  # The network's own variables (weights and batch-norm statistics), before
+  # the optimizer adds its slots: what a moving average follows, as slim
+  # averages its model variables.
+  network_variables = tf.global_variables()
+  trainable = optimization.trainable_variables(cfg)
   model.loss = tf.add_n([tf.add_n(cross_entropies) / towers if towers > 1
                          else cross_entropies[0]] + regularization,
                         name='loss')
   optimizer = _make_optimizer(model, wrap_optimizer)
   if towers == 1:
-    gradients = optimizer.compute_gradients(model.loss)
+    gradients = optimizer.compute_gradients(model.loss, var_list=trainable)
   else:
     tower_gradients = []
     for i, (device, entropy) in enumerate(zip(model.tower_devices,
@@ -136,7 +148,8 @@ def _build_head(model, tower_logits, update_ops, wrap_optimizer):
       share = entropy / towers + (tf.add_n(regularization)
                                   if regularization and i == 0 else 0.0)
       with tf.name_scope(TOWER_SCOPE % i), tf.device(device):
-        tower_gradients.append(optimizer.compute_gradients(share))
+        tower_gradients.append(optimizer.compute_gradients(
+            share, var_list=trainable))
     gradients = _sum_gradients(tower_gradients)
   # Batch norm's moving averages move only if their updates run with the
   # train op (grouped, as slim does, not as control dependencies: those
@@ -145,6 +158,14 @@ def _build_head(model, tower_logits, update_ops, wrap_optimizer):
   # passing global_step makes the learning rate decay.
   model.gradients = gradients
   apply = optimizer.apply_gradients(gradients, global_step=model.global_step)
+  model.moving_average = None
+  if cfg.moving_average_decay:
+    # After the step's updates (weights and batch-norm statistics), so
+    # that the average takes in each step's values.
+    model.moving_average = optimization.MovingAverage(
+        cfg.moving_average_decay, model.global_step, network_variables,
+        after=tf.group(apply, *update_ops))
+    update_ops = list(update_ops) + [model.moving_average.update]
   model.optimize = tf.group(apply, *update_ops, name='optimize')
   model.optimizer = optimizer
 
@@ -178,6 +199,9 @@ class GraphModel:
       sum of the towers' shares.
     input_x, input_y, is_training, logits, prediction, probabilities, loss,
     acc, global_step, learning_rate, optimize: The named tensors and ops.
+    top5: The share of examples whose label is among the 5 highest logits.
+    moving_average: An `optimization.MovingAverage` when
+      `config.moving_average_decay` is set, else None.
   """
 
   def __init__(self, config, device=None, wrap_optimizer=None):
@@ -196,6 +220,8 @@ class GraphModel:
           self.dataset_handle, (tf.float32, tf.int64),
           (tf.TensorShape(shape), tf.TensorShape([None])))
       images, labels = iterator.get_next()
+      if config.labels_offset:
+        labels -= config.labels_offset
       self.input_x = tf.placeholder_with_default(images, shape, 'input_x')
       self.input_y = tf.placeholder_with_default(
           tf.one_hot(labels, config.num_classes),
@@ -216,7 +242,18 @@ class GraphModel:
       # The first tower creates the variables; the others share them.
       with tf.variable_scope(tf.get_variable_scope(), reuse=i > 0), \
           tf.name_scope(TOWER_SCOPE % i), tf.device(device):
-        tower_logits.append(self.build_logits(images, self.is_training))
+        if i == 0:  # Never empty: it takes the first of an uneven split.
+          logits = self.build_logits(images, self.is_training)
+        else:
+          # A batch smaller than the towers leaves the last ones empty, and
+          # oneDNN's convolution of an empty batch returns a tensor of the
+          # wrong shape on some CPUs (AVX-512): an empty tower runs on one
+          # zero image instead, and keeps none of its logits.
+          count = tf.shape(images)[0]
+          filled = tf.pad(images, [[0, tf.maximum(0, 1 - count)], [0, 0],
+                                   [0, 0], [0, 0]])
+          logits = self.build_logits(filled, self.is_training)[:count]
+        tower_logits.append(logits)
       if i == 0:
         update_ops = tf.get_collection(
             tf.GraphKeys.UPDATE_OPS)[updates_before:]

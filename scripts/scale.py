@@ -19,24 +19,14 @@ ran on; compare the modes within one table only.
 """
 
 import argparse
-import platform
 import re
 import subprocess
 import sys
 import tempfile
 
+from resnet_v1_graph.tools import report
+
 EPOCH_LINE = re.compile(r'epoch 2/2 step (\d+) .*steps ([\d.]+)s\)')
-
-
-def _cpu():
-  try:
-    with open('/proc/cpuinfo', encoding='utf-8') as f:
-      for line in f:
-        if line.startswith('model name'):
-          return line.split(':', 1)[1].strip()
-  except OSError:
-    pass
-  return platform.processor() or 'unknown CPU'
 
 
 def _run(command):
@@ -96,7 +86,7 @@ def main():
       best[name] = max(best.get(name, rate), rate, key=lambda r: r[1])
   rows = [(name,) + best[name] for name, *_ in modes]
   print('%s, %s at %dx%d, %d images per global step (async: %d per step)\n'
-        % (_cpu(), args.model, args.image_size, args.image_size,
+        % (report.machine()['cpu'], args.model, args.image_size, args.image_size,
            args.batch_size, half))
   print('| mode | global steps/s | images/s | vs 1 process |')
   print('|---|---|---|---|')

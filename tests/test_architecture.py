@@ -18,9 +18,10 @@ PACKAGES = ('resnet_v1_graph', 'resnet_v2_slim')
 LAYERS = (
     ('layers', ('resnet_v2_slim', 'resnet_v1_graph.nets.layers')),
     ('nets', ('resnet_v1_graph.nets',)),
-    ('config', ('resnet_v1_graph.config',)),
+    ('config', ('resnet_v1_graph.config', 'resnet_v1_graph.recipes')),
     ('graph and data', ('resnet_v1_graph.model', 'resnet_v1_graph.data',
-                        'resnet_v1_graph.preprocessing')),
+                        'resnet_v1_graph.preprocessing',
+                        'resnet_v1_graph.optimization')),
     ('checkpoints', ('resnet_v1_graph.checkpoints',)),
     ('training', ('resnet_v1_graph.training',)),
     ('classifier', ('resnet_v1_graph.classifier',)),

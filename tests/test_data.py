@@ -771,9 +771,13 @@ def test_to_unit_range_keeps_float32_values_in_a_new_array():
 
 
 @pytest.mark.parametrize('name', data.DATASETS)
-def test_load_dispatches_by_name(name, cifar_paths, signs_path, folder_path):
+def test_load_dispatches_by_name(name, cifar_paths, signs_path, folder_path,
+                                tmp_path):
   paths = {'digits': None, 'cifar10': cifar_paths['python-archive'],
-           'signs': signs_path, 'folder': folder_path}
+           'signs': signs_path, 'folder': folder_path, 'tfrecord': tmp_path}
+  if name == 'tfrecord':  # Train and test shards: validation is held out.
+    data.write_tfrecord(data.load_digits(image_size=8, validation_fraction=0.),
+                        tmp_path, name='digits')
   kwargs = {'folder': {'image_size': FOLDER_IMAGE_SIZE}}.get(name, {})
   source = data.load(name, paths[name], validation_fraction=0.2, **kwargs)
   assert source.name == name

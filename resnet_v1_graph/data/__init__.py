@@ -26,13 +26,16 @@ downloaded:
     files.
   * 'folder' (`folder.py`): one sub-folder of JPEG/PNG files per class, decoded
     lazily in the tf.data pipeline.
+  * 'tfrecord' (`tfrecord.py`): TFRecord shards in research/slim's format
+    (`<name>_<split>_NNNNN-of-NNNNN.tfrecord`, `labels.txt`), read in
+    parallel; `to_tfrecord.py` writes any of the others in that format.
 
 Underneath them, `splits.py` holds `Split`, `ArraySplit`, `FileSplit`,
 `DataSource` and the stratified splitting; `images.py` all image decoding and
 pixel scaling, also for images from outside a dataset (`read_images` reads
 files for prediction, `to_unit_range` scales uint8 arrays as the splits do);
 `checks.py` the argument checks the sources share. Imports point one way:
-sources -> splits -> images, and sources -> checks.
+to_tfrecord -> sources -> splits -> images, and sources -> checks.
 
 Typical use:
 
@@ -68,19 +71,22 @@ from resnet_v1_graph.data.signs import (
 from resnet_v1_graph.data.splits import (
     MAX_EMBEDDED_ARRAY_BYTES, STREAM_CHUNK_EXAMPLES, ArraySplit, DataSource,
     FileSplit, Split)
+from resnet_v1_graph.data.tfrecord import load_tfrecord
+from resnet_v1_graph.data.to_tfrecord import write_tfrecord
 
 _LOADERS = {
     'digits': load_digits,
     'cifar10': load_cifar10,
     'signs': load_signs,
     'folder': load_folder,
+    'tfrecord': load_tfrecord,
 }
 DATASETS = tuple(_LOADERS)
 
 __all__ = [
     'ArraySplit', 'DATASETS', 'DataSource', 'FileSplit', 'Split', 'UINT8_MAX',
     'load', 'load_cifar10', 'load_digits', 'load_folder', 'load_signs',
-    'read_images', 'to_unit_range',
+    'load_tfrecord', 'read_images', 'to_unit_range', 'write_tfrecord',
     # The constants each part reads, for callers that name files or sizes.
     'CIFAR_BINARY_ARCHIVE', 'CIFAR_BINARY_FOLDER', 'CIFAR_BINARY_META_FILE',
     'CIFAR_BINARY_TEST_FILE', 'CIFAR_BINARY_TRAIN_FILES', 'CIFAR_IMAGE_BYTES',

@@ -7,6 +7,8 @@ loader stops before it builds any split.
 import operator
 import os
 
+import numpy as np
+
 
 def expand_path(path):
   """`path` (str or path-like) as a str, with `~` expanded."""
@@ -30,6 +32,20 @@ def positive_int(value, name):
   if value < 1:
     raise ValueError('%s must be a positive int, got %r' % (name, value))
   return value
+
+
+def image_size(value):
+  """(height, width) from a pair or one int for both.
+
+  Raises:
+    ValueError: If `value` is neither, or a side is not a positive int.
+  """
+  if np.ndim(value) == 0:
+    value = (value, value)
+  if len(value) != 2:
+    raise ValueError('image_size must be (height, width) or one int, got %r'
+                     % (value,))
+  return tuple(positive_int(side, 'image_size') for side in value)
 
 
 def check_labels(labels, num_classes, where):

@@ -64,13 +64,7 @@ def load_folder(path, image_size=(64, 64), channels=3, validation_fraction=0.1,
         'folder: no directory %r; pass a directory with one sub-folder of '
         '%s images per class (optionally under train/ and test/)'
         % (path, '/'.join(FOLDER_IMAGE_EXTENSIONS)))
-  if np.ndim(image_size) == 0:
-    image_size = (image_size, image_size)
-  if len(image_size) != 2:
-    raise ValueError('image_size must be (height, width) or one int, got %r'
-                     % (image_size,))
-  image_size = tuple(checks.positive_int(side, 'image_size')
-                     for side in image_size)
+  image_size = checks.image_size(image_size)
   if channels not in FOLDER_CHANNELS:
     raise ValueError('channels must be one of %s, got %r'
                      % (FOLDER_CHANNELS, channels))

@@ -87,6 +87,14 @@ class Split(abc.ABC):
       `normalize`, turn its elements into `as_dataset()`'s.
     """
 
+  def training_records(self):
+    """`raw_dataset()` as a shuffled pipeline reads it.
+
+    A source whose fixed order is slow to read (several files) may return
+    the same examples in another order here.
+    """
+    return self.raw_dataset()
+
   decode = None
   """Per-example work (reading and decoding a file), or None."""
 
@@ -120,7 +128,7 @@ class Split(abc.ABC):
       A `tf.data.Dataset` of (images float32 `[batch, height, width,
       channels]` in [0, 1], labels int64 `[batch]`).
     """
-    dataset = self.raw_dataset()
+    dataset = self.training_records() if shuffle_buffer else self.raw_dataset()
     if shard is not None:
       dataset = dataset.shard(*shard)
     if shuffle_buffer:
@@ -195,8 +203,39 @@ class ArraySplit(Split):
   def normalize(self, images, labels):
     return images_lib.scale_batch(images, self._scale), labels
 
+  def uint8_images(self):
+    """The pixels as uint8: as stored, or floats rounded to 8 bits."""
+    if self._images.dtype == np.uint8 and self._scale == images_lib.UINT8_MAX:
+      return self._images
+    unit = np.clip(images_lib.scale_array(self._images, self._scale), 0., 1.)
+    return np.round(unit * images_lib.UINT8_MAX).astype(np.uint8)
 
-class FileSplit(Split):
+
+class DecodedSplit(Split):
+  """A split whose images exist only once the pipeline decodes them.
+
+  Subclasses set `_labels`, `_image_size` (height, width) and `_channels`.
+  """
+
+  @property
+  def num_examples(self):
+    return len(self._labels)
+
+  def arrays(self):
+    height, width = self._image_size
+    images = np.zeros((0, height, width, self._channels), np.float32)
+    if self.num_examples:
+      # A private graph and session: this works whether or not eager
+      # execution is on, and adds nothing to the caller's default graph.
+      with tf.Graph().as_default() as graph:
+        batch = tf.compat.v1.data.make_one_shot_iterator(
+            self.as_dataset().batch(self.num_examples)).get_next()
+        with tf.compat.v1.Session(graph=graph) as session:
+          images, _ = session.run(batch)
+    return images, self._labels.copy()
+
+
+class FileSplit(DecodedSplit):
   """A split of JPEG/PNG files decoded inside the tf.data pipeline."""
 
   def __init__(self, paths, labels, image_size, channels):
@@ -220,21 +259,9 @@ class FileSplit(Split):
     self._channels = channels
 
   @property
-  def num_examples(self):
-    return len(self._labels)
-
-  def arrays(self):
-    height, width = self._image_size
-    images = np.zeros((0, height, width, self._channels), np.float32)
-    if self.num_examples:
-      # A private graph and session: this works whether or not eager
-      # execution is on, and adds nothing to the caller's default graph.
-      with tf.Graph().as_default() as graph:
-        batch = tf.compat.v1.data.make_one_shot_iterator(
-            self.as_dataset().batch(self.num_examples)).get_next()
-        with tf.compat.v1.Session(graph=graph) as session:
-          images, _ = session.run(batch)
-    return images, self._labels.copy()
+  def paths(self):
+    """The image files, in order."""
+    return list(self._paths)
 
   def raw_dataset(self):
     return tf.data.Dataset.from_tensor_slices(

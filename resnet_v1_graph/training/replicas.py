@@ -363,8 +363,8 @@ class ClusterTrainer:
       another worker) before it stops.
 
   Raises:
-    cluster.ClusterError: If `role` is a ps task, or asks for asynchronous
-      all-reduce.
+    cluster.ClusterError: If `role` is a ps task, asks for asynchronous
+      all-reduce, or the config keeps a moving average of the weights.
   """
 
   def __init__(self, config, role, server=None, ps_wait=30.0):
@@ -377,6 +377,13 @@ class ClusterTrainer:
           'all-reduce (a cluster without ps tasks) is synchronous: every '
           'worker takes every step. Give the cluster ps tasks for '
           'asynchronous training, or drop --sync-replicas false')
+    if config.moving_average_decay:
+      # Each worker would move the shared averages once per local step,
+      # and swapping them in for the chief's validation would hand the
+      # other workers averaged weights to train.
+      raise cluster_lib.ClusterError(
+          'moving_average_decay is for one process (with or without '
+          'towers); train on a cluster without it')
     self.config, self.role, self.ps_wait = config, role, ps_wait
     self.run = rundir.RunDir.from_config(config)
     self.session_config = session_lib.session_config(config)

@@ -12,6 +12,7 @@ A run lives in two directories, both set in its `config.Config`:
                              with its accuracy, step and epoch
   summary_path/
     train/, validation/      TensorBoard events
+    evaluation/              TensorBoard events of `evaluate --watch`
     history.json, curves.png the per-epoch metrics and their plot
 
 Nothing else in the project spells these names.
@@ -38,6 +39,7 @@ HISTORY_FILE = 'history.json'
 CURVES_FILE = 'curves.png'
 TRAIN_SUMMARIES = 'train'
 VALIDATION_SUMMARIES = 'validation'
+EVALUATION_SUMMARIES = 'evaluation'
 
 
 def write_json(path, value):
@@ -156,5 +158,5 @@ class RunDir:
     write_json(self.history_path, history)
 
   def summary_dir(self, name):
-    """TensorBoard's directory for TRAIN_SUMMARIES or VALIDATION_SUMMARIES."""
+    """TensorBoard's directory for one of the *_SUMMARIES names."""
     return os.path.join(self.summary_path, name)

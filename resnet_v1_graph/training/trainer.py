@@ -22,6 +22,7 @@ What `fit` does:
   * stops on a NaN loss without saving, so the last good checkpoint stays.
 """
 
+import contextlib
 import functools
 import math
 import time
@@ -188,7 +189,8 @@ class Trainer:
     if split is None or split.num_examples == 0:
       raise ValueError('the %s split is empty; give it at least one example'
                        % what)
-    labels = split.labels
+    # The network sees the data's labels less `labels_offset`.
+    labels = split.labels - self.config.labels_offset
     bad = labels[(labels < 0) | (labels >= self.config.num_classes)]
     if bad.size:
       raise ValueError(
@@ -385,21 +387,28 @@ class Trainer:
 
   # Evaluation and prediction.
 
+  def _inference_weights(self):
+    """A context with the weights inference uses in place: the moving
+    averages when the config keeps them, else the trained ones."""
+    average = self.model.moving_average
+    return (average.swap(self.session) if average is not None
+            else contextlib.nullcontext())
+
   def _run_eval(self, iterator, handle_tensor):
     model, session = self.model, self.session
     session.run(iterator.initializer)
     feed = {model.dataset_handle: self._handle(iterator, handle_tensor)}
-    total_loss = correct = count = 0.0
-    while True:
-      try:
-        loss, acc, n = session.run([model.loss, model.acc, self.batch_size],
-                                   feed)
-      except tf.errors.OutOfRangeError:
-        break
-      total_loss += loss * n
-      correct += acc * n
-      count += n
-    return {'loss': total_loss / count, 'accuracy': correct / count}
+    totals = np.zeros(4)  # loss * n, correct, correct in the top 5, n
+    with self._inference_weights():
+      while True:
+        try:
+          loss, acc, top5, n = session.run(
+              [model.loss, model.acc, model.top5, self.batch_size], feed)
+        except tf.errors.OutOfRangeError:
+          break
+        totals += (loss * n, acc * n, top5 * n, n)
+    return {'loss': totals[0] / totals[3], 'accuracy': totals[1] / totals[3],
+            'top5': totals[2] / totals[3]}
 
   @_in_graph
   def evaluate(self, split):
@@ -409,7 +418,8 @@ class Trainer:
     checkpoint first.
 
     Returns:
-      {'loss': float, 'accuracy': float}.
+      {'loss': float, 'accuracy': float, 'top5': float} (top5: the label
+      among the 5 highest logits).
     """
     pipeline = self._dataset(split, 'evaluation', False)
     self._ensure_variables()
@@ -433,11 +443,13 @@ class Trainer:
     images = self._images(images)
     self._ensure_variables()
     batch = self.global_batch
-    return np.concatenate([
-        self.session.run(self.model.probabilities,
-                         {self.model.input_x: images[i:i + batch]})
-        for i in range(0, len(images), batch)]) if len(images) else np.zeros(
-            (0, self.config.num_classes), np.float32)
+    if not len(images):
+      return np.zeros((0, self.config.num_classes), np.float32)
+    with self._inference_weights():
+      return np.concatenate([
+          self.session.run(self.model.probabilities,
+                           {self.model.input_x: images[i:i + batch]})
+          for i in range(0, len(images), batch)])
 
   def predict(self, images):
     """One label per image, int64 [N]: the most probable class."""
