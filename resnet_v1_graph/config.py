@@ -23,6 +23,8 @@ from resnet_v1_graph.nets import registry
 DEPTHS = tuple(classic.BLOCKS_PER_STACK)
 PRECISIONS = ('fp32', 'bf16', 'fp16')
 OPTIMIZERS = ('adam', 'momentum', 'rmsprop', 'sgd')
+# The input pipeline's preprocessing (`preprocessing.PIPELINES`).
+PREPROCESSING_NAMES = ('none', 'cifar', 'inception', 'vgg')
 SCHEDULES = ('exponential', 'fixed', 'piecewise', 'polynomial', 'cosine')
 # Fields holding lists: the type of their items (a flag takes them
 # comma-separated; a file, as a list).
@@ -68,6 +70,11 @@ class Config:
       `--moving_average_decay`).
     trainable_scopes: Only the variables under these scopes train (empty:
       all; slim's `--trainable_scopes`).
+    preprocessing_name: The input pipeline's preprocessing (slim's
+      `--preprocessing_name`), for training and for evaluation: 'none'
+      ([0, 1] as loaded), 'cifar' (pad 4, random crop, random flip while
+      training), 'inception' (inputs in [-1, 1]) or 'vgg' (0..255 minus the
+      ImageNet means); see `preprocessing`.
     labels_offset: Subtracted from every label the data gives (slim's
       `--labels_offset`: 1 trains a 1000-class head on data that counts the
       background class as 0).
@@ -127,6 +134,7 @@ class Config:
   moving_average_decay: float = 0.0
   trainable_scopes: tuple = ()
   labels_offset: int = 0
+  preprocessing_name: str = 'none'
   epoch: int = 20
   batch_size: int = 32
   num_clones: int = 1
@@ -278,6 +286,9 @@ def _validate_optimization(cfg, check, whole, number):
   """The optimizer's and schedule's fields (slim's training options)."""
   check(cfg.optimizer in OPTIMIZERS, 'optimizer must be one of %s, got %r'
         % (', '.join(OPTIMIZERS), cfg.optimizer))
+  check(cfg.preprocessing_name in PREPROCESSING_NAMES,
+        'preprocessing_name must be one of %s, got %r'
+        % (', '.join(PREPROCESSING_NAMES), cfg.preprocessing_name))
   check(cfg.learning_rate_schedule in SCHEDULES,
         'learning_rate_schedule must be one of %s, got %r'
         % (', '.join(SCHEDULES), cfg.learning_rate_schedule))

@@ -39,6 +39,7 @@ import tensorflow.compat.v1 as tf
 from resnet_v1_graph import checkpoints
 from resnet_v1_graph import model as model_lib
 from resnet_v1_graph import optimization
+from resnet_v1_graph import preprocessing
 from resnet_v1_graph.training import rundir
 from resnet_v1_graph.training import session as session_lib
 
@@ -69,7 +70,11 @@ def inference_graph(model):
     images = tf.placeholder(
         tf.float32, [None, cfg.height, cfg.width, cfg.channel],
         name=INPUT_NAME)
-    logits = tf.identity(model.build_logits(images, False), name='logits')
+    # The exported model takes images as `predict` does, in [0, 1], and
+    # prepares them as evaluation did.
+    evaluate = preprocessing.pipeline(cfg.preprocessing_name).eval
+    inputs = images if evaluate is None else evaluate(images)
+    logits = tf.identity(model.build_logits(inputs, False), name='logits')
     outputs = {
         'logits': logits,
         'probabilities': tf.nn.softmax(logits, name='probabilities'),
@@ -197,3 +202,23 @@ def format_written(written):
     lines.append('  frozen GraphDef: %s (input node %s, output nodes %s)' % (
         written['frozen'], INPUT_NAME, ', '.join(OUTPUT_NAMES)))
   return '\n'.join(lines)
+
+
+def run_frozen(path, images, output='probabilities'):
+  """Runs a frozen GraphDef that `write_frozen` wrote, in a graph of its own.
+
+  Args:
+    path: The `.pb` file.
+    images: float32 `[N, height, width, channels]`, fed to `INPUT_NAME`.
+    output: One of `OUTPUT_NAMES`.
+
+  Returns:
+    The output as a numpy array.
+  """
+  graph_def = tf.GraphDef()
+  with open(path, 'rb') as frozen_file:
+    graph_def.ParseFromString(frozen_file.read())
+  with tf.Graph().as_default() as graph:
+    tf.import_graph_def(graph_def, name='')
+    with tf.Session(graph=graph) as session:
+      return session.run(output + ':0', {INPUT_NAME + ':0': images})

@@ -21,8 +21,10 @@ Explicit settings win: the command line applies a recipe first and then
                    5 epochs, divided by 10 at epochs 30, 60 and 80, 90
                    epochs, weight decay 1e-4.
 
-The paper's data augmentation (pad 4, random 32x32 crop, horizontal flip)
-is not applied by the trainer yet; recipes set only optimisation fields.
+he2015-cifar10 also turns on the paper's augmentation (pad 4, random 32x32
+crop, random horizontal flip: `preprocessing_name='cifar'`). r1-imagenet
+sets no preprocessing: the inception-style crops official r1 trained with
+are not in the trainer yet.
 
 Typical use:
 
@@ -64,7 +66,7 @@ def he2015_cifar10(cfg, train_examples):
       optimizer='momentum', momentum=MOMENTUM, weight_decay=WEIGHT_DECAY,
       batch_size=HE2015_BATCH, learning_rate=values[0],
       learning_rate_schedule='piecewise', learning_rate_boundaries=boundaries,
-      learning_rate_values=values,
+      learning_rate_values=values, preprocessing_name='cifar',
       epoch=max(1, round(HE2015_STEPS / per_epoch)))
 
 

@@ -297,12 +297,5 @@ def test_evaluation_and_export_use_the_averaged_weights(tmp_path):
   export.export_run(cfg, checkpoint=model.trainer.latest_checkpoint(),
                     frozen=frozen)
   model.close()
-  graph_def = tf.GraphDef()
-  with open(frozen, 'rb') as f:
-    graph_def.ParseFromString(f.read())
-  with tf.Graph().as_default() as graph:
-    tf.import_graph_def(graph_def, name='')
-    with tf.Session(graph=graph) as frozen_session:
-      exported = frozen_session.run('probabilities:0',
-                                    {export.INPUT_NAME + ':0': images})
+  exported = export.run_frozen(frozen, images)
   np.testing.assert_allclose(exported, averaged, atol=1e-5)

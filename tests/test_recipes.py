@@ -72,6 +72,8 @@ def test_each_recipe_trains_end_to_end(recipe, tmp_path, capsys):
   assert (saved['optimizer'], saved['learning_rate_schedule']) == (
       'momentum', 'piecewise')
   assert (saved['epoch'], saved['batch_size']) == (1, 64)
+  assert saved['preprocessing_name'] == (
+      'cifar' if recipe == 'he2015-cifar10' else 'none')
   history = json.load(open(tmp_path / 'summary' / 'history.json'))
   rate = history['learning_rate'][0]
   if recipe == 'he2015-cifar10':

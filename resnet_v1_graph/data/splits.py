@@ -103,7 +103,7 @@ class Split(abc.ABC):
   to [0, 1]), or None."""
 
   def batched(self, batch_size, shuffle_buffer=0, seed=None, shard=None,
-              repeat=False, drop_remainder=False):
+              repeat=False, drop_remainder=False, preprocess=None):
     """The input pipeline a trainer wants, in the default graph.
 
     Shuffles raw examples (uint8 arrays stay uint8 in the buffer; files are
@@ -123,6 +123,10 @@ class Split(abc.ABC):
         parts (taken before shuffling, so the parts stay fixed).
       repeat: Pass over the examples again and again, reshuffled each time.
       drop_remainder: Leave out a last batch smaller than `batch_size`.
+      preprocess: None, or a function from one image [height, width,
+        channels] in [0, 1] to the network's input of that shape (see
+        `preprocessing.PIPELINES`), applied to every example after it is
+        decoded and scaled.
 
     Returns:
       A `tf.data.Dataset` of (images float32 `[batch, height, width,
@@ -138,10 +142,19 @@ class Split(abc.ABC):
       dataset = dataset.repeat()
     if self.decode is not None:
       dataset = dataset.map(self.decode, num_parallel_calls=tf.data.AUTOTUNE)
+    normalize = self.normalize
+    if preprocess is not None:
+      # Preprocessing takes images in [0, 1]: each is scaled first.
+      def prepare(image, label):
+        if normalize is not None:
+          image, label = normalize(image, label)
+        return preprocess(image), label
+
+      dataset = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+      normalize = None
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
-    if self.normalize is not None:
-      dataset = dataset.map(self.normalize,
-                            num_parallel_calls=tf.data.AUTOTUNE)
+    if normalize is not None:
+      dataset = dataset.map(normalize, num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 

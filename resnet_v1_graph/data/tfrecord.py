@@ -444,11 +444,13 @@ class TFRecordSplit(splits.DecodedSplit):
 
     dataset = tf.data.Dataset.from_tensor_slices(
         (self._paths, self._offsets, np.asarray(self._counts, np.int64)))
-    dataset = dataset.interleave(
-        records, cycle_length=min(_PARALLEL_SHARDS, len(self._paths))
-        if parallel else 1, block_length=1,
-        num_parallel_calls=tf.data.AUTOTUNE if parallel else None,
-        deterministic=True)
+    if parallel:
+      dataset = dataset.interleave(
+          records, cycle_length=min(_PARALLEL_SHARDS, len(self._paths)),
+          block_length=1, num_parallel_calls=tf.data.AUTOTUNE,
+          deterministic=True)
+    else:
+      dataset = dataset.interleave(records, cycle_length=1)
     if self._member is not None:
       member = tf.constant(self._member)
       dataset = dataset.filter(lambda index, _: tf.gather(member, index))

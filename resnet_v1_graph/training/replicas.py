@@ -52,6 +52,7 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 
 from resnet_v1_graph import model as model_lib
+from resnet_v1_graph import preprocessing
 from resnet_v1_graph.training import allreduce
 from resnet_v1_graph.training import cluster as cluster_lib
 from resnet_v1_graph.training import rundir
@@ -441,7 +442,8 @@ class ClusterTrainer:
           cfg.batch_size * cfg.num_clones,
           shuffle_buffer=cfg.shuffle_buffer or train.num_examples,
           seed=cfg.seed, shard=(self.role.num_workers, self.role.index),
-          repeat=True, drop_remainder=True))
+          repeat=True, drop_remainder=True,
+          preprocess=preprocessing.pipeline(cfg.preprocessing_name).train))
       handles = _SessionStartHook(self, train_iterator.string_handle())
       watchdog = TaskWatchdog(self.role, self.ps_wait)
       hooks = [handles, watchdog,
@@ -475,7 +477,9 @@ class ClusterTrainer:
     pipeline = None
     if validation is not None and validation.num_examples:
       iterator = tf.data.make_initializable_iterator(
-          trainer_lib.reinitializable(validation.batched(cfg.batch_size)))
+          trainer_lib.reinitializable(validation.batched(
+              cfg.batch_size, preprocess=preprocessing.pipeline(
+                  cfg.preprocessing_name).eval)))
       pipeline = (iterator, iterator.string_handle())
     return [
         tf.train.CheckpointSaverHook(

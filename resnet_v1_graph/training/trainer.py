@@ -33,6 +33,7 @@ import tqdm
 
 from resnet_v1_graph import checkpoints
 from resnet_v1_graph import data
+from resnet_v1_graph import preprocessing
 from resnet_v1_graph.training import rundir
 from resnet_v1_graph.training import session as session_lib
 from resnet_v1_graph.training import summaries
@@ -119,6 +120,8 @@ class Trainer:
     self.config = model.config
     self.graph = model.graph
     self.run = rundir.RunDir.from_config(self.config)
+    self._preprocessing = preprocessing.pipeline(
+        self.config.preprocessing_name)
     # A step feeds every tower `batch_size` examples.
     self.global_batch = self.config.batch_size * self.config.num_clones
     with self.graph.as_default():
@@ -217,7 +220,9 @@ class Trainer:
         shuffle_buffer=(self.config.shuffle_buffer or split.num_examples
                         if shuffle else 0),
         seed=self.epoch_seed if shuffle else None,
-        drop_remainder=shuffle and self.config.num_clones > 1))
+        drop_remainder=shuffle and self.config.num_clones > 1,
+        preprocess=self._preprocessing.train if shuffle
+        else self._preprocessing.eval))
     expected = [self.config.height, self.config.width, self.config.channel]
     got = dataset.element_spec[0].shape.as_list()[1:]
     if got != expected:
@@ -434,8 +439,10 @@ class Trainer:
       raise ValueError(
           'images must be [N, %d, %d, %d] or one [%d, %d, %d] image, got '
           'shape %s' % (expected + expected + (images.shape,)))
-    # Training data is scaled to [0, 1]; raw 8-bit images get the same.
-    return data.to_unit_range(images)
+    # Training data is scaled to [0, 1]; raw 8-bit images get the same,
+    # then the evaluation preprocessing the pipelines apply.
+    return preprocessing.apply(self._preprocessing.eval,
+                               data.to_unit_range(images))
 
   @_in_graph
   def predict_proba(self, images):
