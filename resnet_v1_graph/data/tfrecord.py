@@ -130,10 +130,12 @@ def load_tfrecord(path, image_size=None, channels=None, name=None,
     FileNotFoundError: If `path` is not a directory or holds no shards.
     ValueError: If shards are missing from a set, the directory holds
       several datasets and `name` is not given, `labels.txt` is malformed, a
-      record lacks its label or image or has a label outside the classes, an
-      image cannot be decoded, or records of different sizes come without
-      `image_size`. A damaged record or image is named by shard and
-      position; with `skip_corrupt` it is skipped instead.
+      record lacks its label or has a label outside the classes, a record
+      is damaged (named by shard and position; skipped with
+      `skip_corrupt`), or records of different sizes come without
+      `image_size`. Images are decoded in the pipeline, where one that is
+      neither PNG nor JPEG fails naming its shard and position (with
+      `skip_corrupt`, undecodable images are found and left out here).
   """
   path = checks.expand_path(path)
   split_shards = _find_shards(path, name)
