@@ -259,27 +259,10 @@ def _find_shards(path, name):
 def _scan(path):
   """Reads a shard once: labels and sizes, and where damage stops it."""
   shard = _Shard(path)
-  labels, sizes = [], []
-  with tf.Graph().as_default() as graph:
-    dataset = tf.data.TFRecordDataset(path).batch(_SCAN_BATCH).map(
-        lambda records: tf.io.parse_example(records, _SCAN_FEATURES))
-    batch = tf.compat.v1.data.make_one_shot_iterator(dataset).get_next()
-    with tf.compat.v1.Session(graph=graph) as session:
-      while True:
-        try:
-          values = session.run(batch)
-        except tf.errors.OutOfRangeError:
-          break
-        except (tf.errors.DataLossError,
-                tf.errors.InvalidArgumentError) as error:
-          # A batch stops at the first bad record; find it one by one.
-          shard.damage = _reason(error)
-          break
-        labels.append(values[LABEL_KEY])
-        sizes.append(np.stack([values[HEIGHT_KEY], values[WIDTH_KEY],
-                               values[CHANNELS_KEY]], axis=1))
+  labels, sizes, shard.damage = _read_features(path, _SCAN_BATCH)
   if shard.damage is not None:
-    labels, sizes, shard.readable = _scan_one_by_one(path)
+    # A batch fails whole at its first bad record: find that one.
+    labels, sizes, _ = _read_features(path, 1)
   shard.labels = (np.concatenate(labels) if labels
                   else np.zeros(0, np.int64)).astype(np.int64)
   shard.sizes = (np.concatenate(sizes) if sizes
@@ -288,24 +271,26 @@ def _scan(path):
   return shard
 
 
-def _scan_one_by_one(path):
-  """Labels and sizes of the records before the first damaged one."""
+def _read_features(path, batch_size):
+  """Labels and [height, width, channels] of a shard's records, a batch at
+  a time, up to the first batch that fails, and why it failed (or None)."""
   labels, sizes = [], []
   with tf.Graph().as_default() as graph:
-    dataset = tf.data.TFRecordDataset(path).map(
-        lambda record: tf.io.parse_single_example(record, _SCAN_FEATURES))
-    record = tf.compat.v1.data.make_one_shot_iterator(dataset).get_next()
+    dataset = tf.data.TFRecordDataset(path).batch(batch_size).map(
+        lambda records: tf.io.parse_example(records, _SCAN_FEATURES))
+    batch = tf.compat.v1.data.make_one_shot_iterator(dataset).get_next()
     with tf.compat.v1.Session(graph=graph) as session:
       while True:
         try:
-          values = session.run(record)
-        except (tf.errors.OutOfRangeError, tf.errors.DataLossError,
-                tf.errors.InvalidArgumentError):
-          break
-        labels.append([values[LABEL_KEY]])
-        sizes.append([[values[HEIGHT_KEY], values[WIDTH_KEY],
-                       values[CHANNELS_KEY]]])
-  return labels, sizes, len(labels)
+          values = session.run(batch)
+        except tf.errors.OutOfRangeError:
+          return labels, sizes, None
+        except (tf.errors.DataLossError,
+                tf.errors.InvalidArgumentError) as error:
+          return labels, sizes, _reason(error)
+        labels.append(values[LABEL_KEY])
+        sizes.append(np.stack([values[HEIGHT_KEY], values[WIDTH_KEY],
+                               values[CHANNELS_KEY]], axis=1))
 
 
 def _reason(error):
