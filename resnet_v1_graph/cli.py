@@ -363,12 +363,17 @@ def _run_config(model_path):
   return cfg
 
 
-def _saved_config(args):
-  """The saved run's config for evaluate/predict, or None before training."""
-  model_path = args.model_path or (
+def _model_path(args):
+  """The run directory: --model-path, else the --config file's, else the
+  default."""
+  return args.model_path or (
       config_lib.Config.from_file(args.config).model_path if args.config
       else config_lib.DEFAULTS.model_path)
-  return rundir.RunDir.read_config(model_path)
+
+
+def _saved_config(args):
+  """The saved run's config for evaluate/predict, or None before training."""
+  return rundir.RunDir.read_config(_model_path(args))
 
 
 def _initialize_from(model, checkpoint, exclude):
@@ -431,7 +436,7 @@ def _main(args):
 
 def _watch(args):
   """evaluate --watch: follows a training run's checkpoints."""
-  model_path = args.model_path or config_lib.DEFAULTS.model_path
+  model_path = _model_path(args)
   print('waiting for checkpoints in %s (stops after %g s without one)'
         % (model_path, args.timeout), flush=True)
   # Training writes config.json before its first checkpoint; until then the
