@@ -412,13 +412,8 @@ def _main(args):
   if args.command != 'predict' or not args.images:
     source = _load_data(args, saved)
   cfg = _settings(args, source, saved)
-  if args.command == 'train' and args.recipe:
-    # The recipe sees the network, batch and towers the user chose, and
-    # whatever the user set explicitly stays set.
-    changes = recipes.apply(args.recipe, cfg, source.train.num_examples)
-    cfg = _settings(args, source, saved, changes)
-    print('recipe %s: %s' % (args.recipe, ', '.join(
-        '%s=%s' % (name, getattr(cfg, name)) for name in sorted(changes))))
+  if args.command == 'train':
+    cfg = _train_settings(args, cfg, source)
   if role is not None:
     return _train_in_cluster(args, role, cfg, source)
   model = classifier.Classifier(cfg)
@@ -432,6 +427,29 @@ def _main(args):
     _predict(args, model, source)
   model.close()
   return 0
+
+
+def _train_settings(args, cfg, source):
+  """`cfg` with the --recipe's fields and the --init-from checkpoint's
+  preprocessing under whatever the user set explicitly."""
+  changes = {}
+  if args.recipe:
+    # The recipe sees the network, batch and towers the user chose.
+    changes = recipes.apply(args.recipe, cfg, source.train.num_examples)
+  expected = (finetune.expected_preprocessing(args.init_from)
+              if args.init_from else None)
+  defaults = {} if expected is None else {'preprocessing_name': expected[1]}
+  changed = _settings(args, source, None, {**defaults, **changes})
+  if args.recipe:
+    print('recipe %s: %s' % (args.recipe, ', '.join(
+        '%s=%s' % (name, getattr(changed, name)) for name in sorted(changes))))
+  if (expected is not None and
+      _settings(args, source, None, changes).preprocessing_name
+      != changed.preprocessing_name):
+    print('preprocessing: %s, as the --init-from weights (%s) expect; '
+          '--preprocessing-name chooses another' % (
+              expected[1], checkpoints.describe_family(expected[0])))
+  return changed
 
 
 def _watch(args):

@@ -24,7 +24,7 @@ DEPTHS = tuple(classic.BLOCKS_PER_STACK)
 PRECISIONS = ('fp32', 'bf16', 'fp16')
 OPTIMIZERS = ('adam', 'momentum', 'rmsprop', 'sgd')
 # The input pipeline's preprocessing (`preprocessing.PIPELINES`).
-PREPROCESSING_NAMES = ('none', 'cifar', 'inception', 'vgg')
+PREPROCESSING_NAMES = ('none', 'cifar', 'inception', 'vgg', 'r1')
 SCHEDULES = ('exponential', 'fixed', 'piecewise', 'polynomial', 'cosine')
 # Fields holding lists: the type of their items (a flag takes them
 # comma-separated; a file, as a list).
@@ -73,8 +73,9 @@ class Config:
     preprocessing_name: The input pipeline's preprocessing (slim's
       `--preprocessing_name`), for training and for evaluation: 'none'
       ([0, 1] as loaded), 'cifar' (pad 4, random crop, random flip while
-      training), 'inception' (inputs in [-1, 1]) or 'vgg' (0..255 minus the
-      ImageNet means); see `preprocessing`.
+      training), 'inception' (inputs in [-1, 1]), 'vgg' (0..255 minus the
+      ImageNet means) or 'r1' (official r1 ResNet's ImageNet
+      preprocessing, 0..255 minus the means); see `preprocessing`.
     labels_offset: Subtracted from every label the data gives (slim's
       `--labels_offset`: 1 trains a 1000-class head on data that counts the
       background class as 0).

@@ -16,8 +16,8 @@ their class k is class k - 1 of the 1000-class label sets (`label_offset`).
 
 The input pipeline's preprocessing is named by `config.preprocessing_name`
 (`PIPELINES`, after slim's `preprocessing_factory`). Each has a training and
-an evaluation form, from images in [0, 1] (decoded at the data's size) to
-network inputs of the same size:
+an evaluation form, from images in [0, 1] to network inputs of the run's
+image size:
 
 | name | training | evaluation | inputs |
 |---|---|---|---|
@@ -25,9 +25,18 @@ network inputs of the same size:
 | cifar | pad 4, random crop back, random flip (He et al. 2015, 4.2) | as they are | [0, 1] |
 | inception | distorted box crop (at least 10% covered, aspect 3/4..4/3, area 5..100%), resize, flip, brightness/saturation/hue/contrast jitter | central crop of 87.5%, resize | [-1, 1] |
 | vgg | resize the short side to a random length in [256, 512] x size/224, random crop, flip | resize the short side to 256 x size/224, central crop | 0..255 minus the ImageNet means |
+| r1 | official r1 ResNet's ImageNet training: the inception box crop and flip, resize, no colour jitter | as vgg | 0..255 minus the ImageNet means |
 
-slim applies the crops to the image as stored; here they apply to the
-image as the data source decodes it (at `--image-size`).
+As in slim, the crops start from the image as stored: with a named
+preprocessing, image files and TFRecord images are decoded at their stored
+size and only the preprocessing brings them to the run's size. Arrays held
+in memory (digits, CIFAR-10, signs) are stored at the size they were loaded
+at.
+
+When `train --init-from` starts from a checkpoint of a family whose weights
+expect other inputs, the family's `pipeline` is the default (slim_v2 and
+keras_v2: inception; slim_v1: vgg), said aloud; a named preprocessing, from
+a flag, a config file or a recipe, wins.
 
 Family names are those `checkpoints.recognise` returns, so a checkpoint
 tells its own preprocessing; a network name asks `nets.registry` which
@@ -78,7 +87,8 @@ VGG_OUTPUT_SIZE = 224
 BACKGROUND_OFFSET = 1
 
 Preprocessing = collections.namedtuple(
-    'Preprocessing', ['family', 'image_size', 'normalize', 'description'])
+    'Preprocessing',
+    ['family', 'image_size', 'normalize', 'description', 'pipeline'])
 Preprocessing.__doc__ = """How inputs of one family are prepared.
 
   family: The family name, as `checkpoints.recognise` gives it.
@@ -87,6 +97,8 @@ Preprocessing.__doc__ = """How inputs of one family are prepared.
   normalize: A function from RGB images in [0, 255], float
     [..., height, width, 3] (a numpy array or a tensor), to network inputs.
   description: One line in words.
+  pipeline: The `PIPELINES` name that gives this family's inputs when
+    fine-tuning from its checkpoints, or None where none does.
 """
 
 
@@ -112,15 +124,20 @@ def unit_range(images):
 
 PREPROCESSING = {
     'slim_v1': Preprocessing('slim_v1', SLIM_V1_IMAGE_SIZE, vgg,
-                             'VGG style: RGB minus the ImageNet means'),
+                             'VGG style: RGB minus the ImageNet means',
+                             'vgg'),
     'slim_v2': Preprocessing('slim_v2', SLIM_V2_IMAGE_SIZE, inception,
-                             'inception style: RGB scaled to [-1, 1]'),
+                             'inception style: RGB scaled to [-1, 1]',
+                             'inception'),
+    # No pipeline gives Caffe's BGR: fine-tuning these weights on [0, 1]
+    # inputs relearns the first layer's colours.
     'keras_v1': Preprocessing('keras_v1', KERAS_IMAGE_SIZE, caffe,
-                              'caffe style: BGR minus the ImageNet means'),
+                              'caffe style: BGR minus the ImageNet means',
+                              None),
     'keras_v2': Preprocessing('keras_v2', KERAS_IMAGE_SIZE, inception,
-                              'RGB scaled to [-1, 1]'),
+                              'RGB scaled to [-1, 1]', 'inception'),
     'resnet': Preprocessing('resnet', None, unit_range,
-                            'scaled to [0, 1], as the trainer does'),
+                            'scaled to [0, 1], as the trainer does', None),
 }
 
 
@@ -192,11 +209,12 @@ def to_model_labels(labels, num_classes):
 
 def _with_batch(function):
   """Lets a function of one image [h, w, c] take a batch [n, h, w, c]."""
-  def apply(images, *args):
+  def apply(images, size=None):
     if images.shape.rank == 4:
-      return tf.map_fn(lambda image: function(image, *args), images,
+      size = _output_size(images[0], size)
+      return tf.map_fn(lambda image: function(image, size), images,
                        fn_output_signature=tf.float32)
-    return function(images, *args)
+    return function(images, size)
   return apply
 
 
@@ -204,28 +222,58 @@ def _float(image):
   return tf.cast(image, tf.float32)
 
 
-def _static_size(image):
-  return image.shape[0], image.shape[1]
+def _output_size(image, size):
+  """`size` as a tuple, or the image's own (static) size when None."""
+  if size is None:
+    size = image.shape[0], image.shape[1]
+    if None in size:
+      raise ValueError('an image of unknown size %s needs the output size'
+                       % (image.shape,))
+  return tuple(int(side) for side in size)
+
+
+def _resize(image, size):
+  return tf.image.resize(image, size, method=tf.image.ResizeMethod.BILINEAR)
 
 
 def _flip(image):
   return tf.image.random_flip_left_right(image)
 
 
-def cifar_train(image):
-  """Pad 4, random crop back to the image's size, random left-right flip.
+def _distorted_box(image):
+  """A random box of the image: at least 10% covered, aspect 3/4..4/3,
+  5..100% of the area (slim's inception and official r1's training)."""
+  begin, box_size, _ = tf.image.sample_distorted_bounding_box(
+      tf.shape(image), bounding_boxes=tf.constant([[[0., 0., 1., 1.]]]),
+      min_object_covered=INCEPTION_MIN_COVERED,
+      aspect_ratio_range=INCEPTION_ASPECT_RATIOS,
+      area_range=INCEPTION_AREAS, max_attempts=INCEPTION_ATTEMPTS,
+      use_image_if_no_bounding_boxes=True)
+  # The box's size is drawn, so tf.slice leaves every dimension unknown;
+  # the channels stay those of the image.
+  return tf.ensure_shape(tf.slice(image, begin, box_size),
+                         (None, None, image.shape[-1]))
+
+
+def cifar_train(image, size=None):
+  """Pad 4, random crop back, random left-right flip.
 
   Args:
     image: Tensor [height, width, channels] (the padding is 0).
+    size: (height, width) of the output, or None for the image's own; an
+      image of another size is resized to it first.
 
   Returns:
-    float32, the same shape.
+    float32 [size..., channels].
   """
+  size = _output_size(image, size)
   image = _float(image)
+  if tuple(image.shape[:2]) != size:
+    image = _resize(image, size)
   padded = tf.pad(image, [[CIFAR_PAD, CIFAR_PAD], [CIFAR_PAD, CIFAR_PAD],
                           [0, 0]])
-  cropped = tf.image.random_crop(padded, tf.shape(image))
-  return tf.ensure_shape(_flip(cropped), image.shape)
+  cropped = tf.image.random_crop(padded, size + (image.shape[-1],))
+  return tf.ensure_shape(_flip(cropped), size + (image.shape[-1],))
 
 
 def _to_inception_range(image):
@@ -243,46 +291,47 @@ def _jitter_colour(image):
   return tf.clip_by_value(image, 0., 1.)
 
 
-def inception_train(image):
-  """A distorted box of the image, resized back, flipped, colour-jittered,
-  in [-1, 1]."""
-  image = _float(image)
-  size = _static_size(image)
-  begin, box_size, _ = tf.image.sample_distorted_bounding_box(
-      tf.shape(image), bounding_boxes=tf.constant([[[0., 0., 1., 1.]]]),
-      min_object_covered=INCEPTION_MIN_COVERED,
-      aspect_ratio_range=INCEPTION_ASPECT_RATIOS,
-      area_range=INCEPTION_AREAS, max_attempts=INCEPTION_ATTEMPTS,
-      use_image_if_no_bounding_boxes=True)
-  box = tf.slice(image, begin, box_size)
-  image = tf.image.resize(box, size, method=tf.image.ResizeMethod.BILINEAR)
+def inception_train(image, size=None):
+  """A distorted box of the image resized to `size`, flipped,
+  colour-jittered, in [-1, 1]."""
+  size = _output_size(image, size)
+  image = _resize(_distorted_box(_float(image)), size)
   image = _jitter_colour(_flip(image))
   return tf.ensure_shape(_to_inception_range(image),
                          size + (image.shape[-1],))
 
 
-def inception_eval(image):
-  """The central 87.5% of the image, resized back, in [-1, 1]."""
-  image = _float(image)
-  size = _static_size(image)
-  image = tf.image.central_crop(image, INCEPTION_CENTRAL_FRACTION)
-  image = tf.image.resize(image, size, method=tf.image.ResizeMethod.BILINEAR)
-  return _to_inception_range(image)
+def inception_eval(image, size=None):
+  """The central 87.5% of the image resized to `size`, in [-1, 1]."""
+  size = _output_size(image, size)
+  image = tf.image.central_crop(_float(image), INCEPTION_CENTRAL_FRACTION)
+  return _to_inception_range(_resize(image, size))
 
 
-def _vgg_means(channels):
+def _minus_vgg_means(image):
+  """[0, 1] to 0..255 minus the ImageNet means (a grey image takes the mean
+  of the three)."""
   means = np.asarray(VGG_MEANS_RGB, np.float32)
-  # A grey image takes the mean of the three.
-  return means if channels == RGB_CHANNELS else means.mean(keepdims=True)
+  if image.shape[-1] not in (1, RGB_CHANNELS):
+    raise ValueError('VGG means need 1 or 3 channels, got images of shape '
+                     '%s' % (image.shape,))
+  if image.shape[-1] == 1:
+    means = means.mean(keepdims=True)
+  return image * PIXEL_MAX - means
 
 
 def _resize_short_side(image, short_side):
   """Resizes so that the shorter side is `short_side`, keeping the aspect."""
   shape = tf.cast(tf.shape(image)[:2], tf.float32)
   scale = tf.cast(short_side, tf.float32) / tf.reduce_min(shape)
-  new_size = tf.cast(tf.round(shape * scale), tf.int32)
-  return tf.image.resize(image, new_size,
-                         method=tf.image.ResizeMethod.BILINEAR)
+  return _resize(image, tf.cast(tf.round(shape * scale), tf.int32))
+
+
+def _central_crop(image, size):
+  shape = tf.shape(image)
+  top, left = (shape[0] - size[0]) // 2, (shape[1] - size[1]) // 2
+  image = tf.slice(image, [top, left, 0], [size[0], size[1], -1])
+  return tf.ensure_shape(image, size + (image.shape[-1],))
 
 
 def vgg_side(size, side):
@@ -290,41 +339,50 @@ def vgg_side(size, side):
   return max(size, int(round(side * size / VGG_OUTPUT_SIZE)))
 
 
-def vgg_train(image):
-  """Short side to a random length, random crop, flip, minus the means
-  (on 0..255)."""
-  image = _float(image)
-  size = _static_size(image)
+def vgg_train(image, size=None):
+  """Short side to a random length, random crop of `size`, flip, minus the
+  means (on 0..255)."""
+  size = _output_size(image, size)
   side = tf.random.uniform([], vgg_side(min(size), VGG_SIDE_MIN),
                            vgg_side(min(size), VGG_SIDE_MAX) + 1, tf.int32)
-  image = _resize_short_side(image, side)
+  image = _resize_short_side(_float(image), side)
   image = tf.image.random_crop(image, size + (image.shape[-1],))
-  image = _flip(image) * PIXEL_MAX
-  return image - _vgg_means(image.shape[-1])
+  return _minus_vgg_means(_flip(image))
 
 
-def vgg_eval(image):
-  """Short side to 256 x size / 224, central crop, minus the means."""
-  image = _float(image)
-  size = _static_size(image)
-  resized = _resize_short_side(image, vgg_side(min(size), VGG_SIDE_MIN))
-  shape = tf.shape(resized)
-  top, left = (shape[0] - size[0]) // 2, (shape[1] - size[1]) // 2
-  image = tf.slice(resized, [top, left, 0], [size[0], size[1], -1])
-  image = tf.ensure_shape(image, size + (resized.shape[-1],)) * PIXEL_MAX
-  return image - _vgg_means(image.shape[-1])
+def vgg_eval(image, size=None):
+  """Short side to 256 x size / 224, central crop, minus the means.
+
+  This is official r1's ImageNet evaluation too (short side 256, central
+  224).
+  """
+  size = _output_size(image, size)
+  image = _resize_short_side(_float(image), vgg_side(min(size),
+                                                     VGG_SIDE_MIN))
+  return _minus_vgg_means(_central_crop(image, size))
+
+
+def r1_train(image, size=None):
+  """official r1 ResNet's ImageNet training: a distorted box, flipped,
+  resized to `size` (aspect not kept), minus the means; no colour
+  jitter."""
+  size = _output_size(image, size)
+  image = _resize(_flip(_distorted_box(_float(image))), size)
+  return tf.ensure_shape(_minus_vgg_means(image), size + (image.shape[-1],))
 
 
 Pipeline = collections.namedtuple('Pipeline', ['train', 'eval'])
-Pipeline.__doc__ = """A named preprocessing: per-image functions from
-[height, width, channels] in [0, 1] to network inputs of that shape; `eval`
-also takes a batch. None where the images pass as they are."""
+Pipeline.__doc__ = """A named preprocessing: per-image functions
+`(image, size=None)` from [height, width, channels] in [0, 1], of any size,
+to network inputs of `size` (default: the image's own); `eval` also takes a
+batch. None where the images pass as they are."""
 
 PIPELINES = {
     'none': Pipeline(None, None),
     'cifar': Pipeline(cifar_train, None),
     'inception': Pipeline(inception_train, _with_batch(inception_eval)),
     'vgg': Pipeline(vgg_train, _with_batch(vgg_eval)),
+    'r1': Pipeline(r1_train, _with_batch(vgg_eval)),
 }
 
 

@@ -21,10 +21,11 @@ Explicit settings win: the command line applies a recipe first and then
                    5 epochs, divided by 10 at epochs 30, 60 and 80, 90
                    epochs, weight decay 1e-4.
 
-he2015-cifar10 also turns on the paper's augmentation (pad 4, random 32x32
-crop, random horizontal flip: `preprocessing_name='cifar'`). r1-imagenet
-sets no preprocessing: the inception-style crops official r1 trained with
-are not in the trainer yet.
+Each also sets its input preprocessing: he2015-cifar10 the paper's
+augmentation (pad 4, random 32x32 crop, random horizontal flip:
+`preprocessing_name='cifar'`), r1-imagenet official r1's own
+(`preprocessing_name='r1'`: a distorted box crop, flipped, resized; short
+side 256 and central crop for evaluation; minus the ImageNet means).
 
 Typical use:
 
@@ -81,7 +82,7 @@ def r1_imagenet(cfg, train_examples):
       learning_rate_boundaries=tuple(e * per_epoch for e in R1_DECAY_EPOCHS),
       learning_rate_values=tuple(rate * 0.1 ** i for i in range(4)),
       warmup_steps=R1_WARMUP_EPOCHS * per_epoch, warmup_learning_rate=0.,
-      epoch=R1_EPOCHS)
+      epoch=R1_EPOCHS, preprocessing_name='r1')
 
 
 RECIPES = {'he2015-cifar10': he2015_cifar10, 'r1-imagenet': r1_imagenet}

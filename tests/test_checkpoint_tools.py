@@ -346,3 +346,47 @@ def test_train_command_init_from(tmp_path, capsys):
   assert 'excluded (left as initialised): 2 (dense/bias, dense/kernel)' in out
   assert 'test accuracy:' in out
   assert os.path.exists(tmp_path / 'model' / 'model.ckpt-0.index')
+
+
+def _train_settings(*flags):
+  args = cli.build_parser().parse_args(['train'] + list(flags))
+  source = data.load_digits(image_size=8)
+  base = cli._settings(args, source, None)
+  return cli._train_settings(args, base, source)
+
+
+def test_init_from_a_slim_checkpoint_defaults_to_its_preprocessing(
+    imagenet, tmp_path, capsys):
+  prefix = imagenet[0]
+  # slim's resnet_v2 weights expect inception inputs ([-1, 1]); the
+  # default is said aloud.
+  assert finetune.expected_preprocessing(prefix)[1] == 'inception'
+  assert _train_settings('--init-from', prefix).preprocessing_name == (
+      'inception')
+  out = capsys.readouterr().out
+  assert 'preprocessing: inception, as the --init-from weights (slim ResNet ' \
+         'v2, depth 50 (scope resnet_v2_50), 1001 classes' in out
+  # A flag, a config file or a recipe that names one wins, silently.
+  assert _train_settings('--init-from', prefix, '--preprocessing-name',
+                         'none').preprocessing_name == 'none'
+  config_file = tmp_path / 'run.json'
+  config_file.write_text('{"preprocessing_name": "vgg"}')
+  assert _train_settings('--init-from', prefix, '--config',
+                         str(config_file)).preprocessing_name == 'vgg'
+  assert _train_settings('--init-from', prefix, '--recipe', 'he2015-cifar10',
+                         '--model', 'cifar_resnet20').preprocessing_name == (
+                             'cifar')
+  assert 'preprocessing:' not in capsys.readouterr().out
+
+
+def test_init_from_a_run_of_ours_keeps_the_unit_range(tmp_path, capsys):
+  with tf.Graph().as_default(), tf.Session() as session:
+    classic.resnet_logits(tf.placeholder(tf.float32, [1, SIZE, SIZE, 3]),
+                          False, 18, 5)
+    session.run(tf.global_variables_initializer())
+    prefix = tf.train.Saver().save(session, str(tmp_path / 'src.ckpt'))
+  assert finetune.expected_preprocessing(prefix) is None
+  assert _train_settings('--init-from', prefix).preprocessing_name == 'none'
+  assert 'preprocessing:' not in capsys.readouterr().out
+  with pytest.raises(FileNotFoundError):
+    finetune.expected_preprocessing(str(tmp_path / 'absent.ckpt'))

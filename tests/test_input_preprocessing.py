@@ -110,6 +110,12 @@ def test_inception_training_stays_in_range_and_varies():
     assert out.shape == image.shape
     assert out.min() >= -1. and out.max() <= 1.
   assert len({out.tobytes() for out in outputs}) == len(outputs)
+  # The drawn box keeps the channels known, so an RGB image gets slim's
+  # saturation and hue jitter as well as brightness and contrast.
+  with tf.Graph().as_default() as graph:
+    preprocessing.inception_train(tf.constant(image))
+    kinds = {op.type for op in graph.get_operations()}
+  assert {'AdjustSaturation', 'AdjustHue'} <= kinds
 
 
 def test_the_pipeline_scales_then_preprocesses_each_image():
@@ -154,3 +160,98 @@ def test_predict_and_export_apply_the_evaluation_preprocessing(tmp_path):
   model.close()
   exported = export.run_frozen(frozen, images)
   np.testing.assert_allclose(exported, predicted, atol=1e-4)
+
+
+STORED = (16, 12)
+OUTPUT = (8, 6)
+
+
+@pytest.fixture(scope='module')
+def stored_images(tmp_path_factory):
+  """Three 16x12 RGB PNGs, as files and as one slim-style TFRecord shard."""
+  root = tmp_path_factory.mktemp('stored')
+  rng = np.random.default_rng(3)
+  pixels = rng.integers(0, 256, (3,) + STORED + (3,), dtype=np.uint8)
+  paths, records = [], []
+  for i, image in enumerate(pixels):
+    encoded = tf.io.encode_png(image).numpy()
+    paths.append(str(root / ('%d.png' % i)))
+    with open(paths[-1], 'wb') as f:
+      f.write(encoded)
+    records.append(tf.train.Example(features=tf.train.Features(feature={
+        'image/encoded': tf.train.Feature(
+            bytes_list=tf.train.BytesList(value=[encoded])),
+        'image/format': tf.train.Feature(
+            bytes_list=tf.train.BytesList(value=[b'png'])),
+        'image/class/label': tf.train.Feature(
+            int64_list=tf.train.Int64List(value=[i])),
+        'image/height': tf.train.Feature(
+            int64_list=tf.train.Int64List(value=[STORED[0]])),
+        'image/width': tf.train.Feature(
+            int64_list=tf.train.Int64List(value=[STORED[1]])),
+    })).SerializeToString())
+  shards = root / 'shards'
+  shards.mkdir()
+  for split in ('train', 'validation'):
+    with tf.io.TFRecordWriter(
+        str(shards / ('x_%s_00000-of-00001.tfrecord' % split))) as writer:
+      for record in records:
+        writer.write(record)
+  return pixels / np.float32(255), paths, str(shards)
+
+
+@pytest.mark.parametrize('kind', ['files', 'tfrecord'])
+def test_crops_start_from_the_image_as_stored(stored_images, kind):
+  images, paths, shards = stored_images
+  if kind == 'files':
+    split = splits.FileSplit(paths, np.arange(3), OUTPUT, 3)
+  else:
+    split = data.load('tfrecord', shards, image_size=OUTPUT).train
+  with tf.Graph().as_default():
+    batch = tf.data.make_one_shot_iterator(split.batched(
+        3, preprocess=preprocessing.pipeline('vgg').eval)).get_next()
+    with tf.Session() as session:
+      got, labels = session.run(batch)
+  np.testing.assert_array_equal(labels, np.arange(3))
+  # By hand from the stored 16x12: the short side 12 goes to
+  # round(256 x 6 / 224) = 7, so 16x12 becomes 9x7 (9.33 rounds to 9);
+  # the central 8x6 starts at row 0, column 0.
+  side = preprocessing.vgg_side(min(OUTPUT), preprocessing.VGG_SIDE_MIN)
+  assert side == 7
+  means = np.array(preprocessing.VGG_MEANS_RGB)
+  expected = np.stack([_resize(image, 9, 7)[:8, :6] for image in images])
+  np.testing.assert_allclose(got, expected * 255. - means, atol=2e-3)
+  # Cropping the already resized 8x6 instead gives other inputs.
+  resized = np.stack([_resize(image, *OUTPUT) for image in images])
+  assert not np.allclose(got, _run(preprocessing.vgg_eval, resized[0])[0],
+                         atol=1.)
+
+
+def test_r1_training_is_a_flipped_box_resized_without_colour_jitter():
+  image = _image(6, 5)
+  size = (4, 4)
+  means = np.array(preprocessing.VGG_MEANS_RGB)
+  boxes = {}
+  for top in range(6):
+    for left in range(5):
+      for height in range(1, 7 - top):
+        for width in range(1, 6 - left):
+          box = image[top:top + height, left:left + width]
+          for flip in (False, True):
+            boxes[(top, left, height, width, flip)] = (
+                _resize(box[:, ::-1] if flip else box, *size) * 255. - means)
+  seen = set()
+  for out in _run(lambda x: preprocessing.r1_train(x, size), image, 40):
+    assert out.shape == size + (3,)
+    matches = [key for key, box in boxes.items()
+               if np.allclose(out, box, atol=1e-3)]
+    assert matches, 'not a resized box of the image'
+    seen.add(matches[0])
+  # Boxes and flips are drawn, not fixed.
+  assert len(seen) >= 10 and {key[-1] for key in seen} == {False, True}
+  # Its evaluation is vgg's: short side 256 x size / 224, central crop.
+  assert preprocessing.pipeline('r1').eval is not None
+  r1_eval, = _run(lambda x: preprocessing.pipeline('r1').eval(x, size),
+                  image)
+  vgg_eval, = _run(lambda x: preprocessing.vgg_eval(x, size), image)
+  np.testing.assert_array_equal(r1_eval, vgg_eval)

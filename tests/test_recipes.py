@@ -73,7 +73,7 @@ def test_each_recipe_trains_end_to_end(recipe, tmp_path, capsys):
       'momentum', 'piecewise')
   assert (saved['epoch'], saved['batch_size']) == (1, 64)
   assert saved['preprocessing_name'] == (
-      'cifar' if recipe == 'he2015-cifar10' else 'none')
+      'cifar' if recipe == 'he2015-cifar10' else 'r1')
   history = json.load(open(tmp_path / 'summary' / 'history.json'))
   rate = history['learning_rate'][0]
   if recipe == 'he2015-cifar10':

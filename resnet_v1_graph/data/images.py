@@ -29,7 +29,8 @@ def decode_image_file(path, image_size, channels):
   Args:
     path: String scalar tensor, a JPEG, PNG, GIF or BMP file (the first frame
       of an animation).
-    image_size: (height, width) the image is resized to, bilinearly.
+    image_size: (height, width) the image is resized to, bilinearly, or
+      None to keep its stored size.
     channels: Channels the image is converted to: 1, 3 or 4.
 
   Returns:
@@ -40,6 +41,8 @@ def decode_image_file(path, image_size, channels):
   image = tf.io.decode_image(
       tf.io.read_file(path), channels=channels, dtype=tf.float32,
       expand_animations=False)
+  if image_size is None:
+    return image
   image = tf.image.resize(image, image_size,
                           method=tf.image.ResizeMethod.BILINEAR)
   # Interpolation is a convex combination, but float rounding can still

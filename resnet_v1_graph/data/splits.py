@@ -50,6 +50,11 @@ class Split(abc.ABC):
     """The labels, int64 `[num_examples]`, without loading any image."""
     return self._labels.copy()
 
+  @property
+  @abc.abstractmethod
+  def image_size(self):
+    """(height, width) of the images the pipeline gives."""
+
   @abc.abstractmethod
   def arrays(self):
     """Returns every example in memory.
@@ -98,6 +103,11 @@ class Split(abc.ABC):
   decode = None
   """Per-example work (reading and decoding a file), or None."""
 
+  decode_stored = None
+  """`decode` without the resize to `image_size`: images of their stored
+  size as float32 in [0, 1], for preprocessing that crops before it
+  resizes; None where the split holds its images at `image_size`."""
+
   normalize = None
   """Elementwise work that runs as well on a batch as on one example (uint8
   to [0, 1]), or None."""
@@ -123,10 +133,12 @@ class Split(abc.ABC):
         parts (taken before shuffling, so the parts stay fixed).
       repeat: Pass over the examples again and again, reshuffled each time.
       drop_remainder: Leave out a last batch smaller than `batch_size`.
-      preprocess: None, or a function from one image [height, width,
-        channels] in [0, 1] to the network's input of that shape (see
-        `preprocessing.PIPELINES`), applied to every example after it is
-        decoded and scaled.
+      preprocess: None, or a function `(image, size)` from one image
+        [height, width, channels] in [0, 1] to the network's input of
+        `size` = `image_size` (see `preprocessing.PIPELINES`), applied to
+        every example after it is decoded and scaled. Files and records
+        are then decoded at their stored size, so that crops start from
+        the image as stored, as slim's do.
 
     Returns:
       A `tf.data.Dataset` of (images float32 `[batch, height, width,
@@ -140,15 +152,19 @@ class Split(abc.ABC):
                                 reshuffle_each_iteration=True)
     if repeat:
       dataset = dataset.repeat()
-    if self.decode is not None:
-      dataset = dataset.map(self.decode, num_parallel_calls=tf.data.AUTOTUNE)
-    normalize = self.normalize
+    decode, normalize = self.decode, self.normalize
+    if preprocess is not None and self.decode_stored is not None:
+      decode, normalize = self.decode_stored, None
+    if decode is not None:
+      dataset = dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
     if preprocess is not None:
+      size = self.image_size
+
       # Preprocessing takes images in [0, 1]: each is scaled first.
       def prepare(image, label):
         if normalize is not None:
           image, label = normalize(image, label)
-        return preprocess(image), label
+        return preprocess(image, size), label
 
       dataset = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
       normalize = None
@@ -190,6 +206,10 @@ class ArraySplit(Split):
   @property
   def num_examples(self):
     return len(self._labels)
+
+  @property
+  def image_size(self):
+    return tuple(self._images.shape[1:3])
 
   def arrays(self):
     images = images_lib.scale_array(self._images, self._scale)
@@ -233,6 +253,10 @@ class DecodedSplit(Split):
   @property
   def num_examples(self):
     return len(self._labels)
+
+  @property
+  def image_size(self):
+    return self._image_size
 
   def arrays(self):
     height, width = self._image_size
@@ -283,6 +307,9 @@ class FileSplit(DecodedSplit):
   def decode(self, path, label):
     return images_lib.decode_image_file(path, self._image_size,
                                         self._channels), label
+
+  def decode_stored(self, path, label):
+    return images_lib.decode_image_file(path, None, self._channels), label
 
 
 @dataclasses.dataclass(frozen=True)

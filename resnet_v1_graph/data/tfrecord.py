@@ -449,6 +449,19 @@ class TFRecordSplit(splits.DecodedSplit):
     return self.raw_dataset(parallel=True)
 
   def decode(self, index, record):
+    return self._decode(index, record, resize=self._resize)
+
+  def decode_stored(self, index, record):
+    return self._decode(index, record, resize=None)
+
+  def _decode(self, index, record, resize):
+    """One record's image and label.
+
+    Args:
+      resize: False: uint8 at `image_size` (every stored image has it);
+        True: float32 in [0, 1] resized to `image_size`; None: float32 in
+        [0, 1] at the stored size.
+    """
     features = tf.io.parse_single_example(record, _DECODE_FEATURES)
     encoded = features[ENCODED_KEY]
     shard = tf.searchsorted(self._offsets, [index], side='right')[0] - 1
@@ -462,16 +475,18 @@ class TFRecordSplit(splits.DecodedSplit):
         'tfrecord: the image is neither PNG nor JPEG (empty or damaged; '
         'load with skip_corrupt=True to skip such records):'] + where)]
     with tf.control_dependencies(checked):
-      if self._resize:
-        image = tf.io.decode_image(encoded, channels=self._channels,
-                                   dtype=tf.float32, expand_animations=False)
-        image = tf.clip_by_value(tf.image.resize(
-            image, self._image_size, method=tf.image.ResizeMethod.BILINEAR),
-                                 0., 1.)
-      else:
+      if resize is False:
         image = tf.io.decode_image(encoded, channels=self._channels,
                                    expand_animations=False)
-    image.set_shape(self._image_size + (self._channels,))
+        image.set_shape(self._image_size + (self._channels,))
+      else:
+        image = tf.io.decode_image(encoded, channels=self._channels,
+                                   dtype=tf.float32, expand_animations=False)
+        image.set_shape((None, None, self._channels))
+        if resize:
+          image = tf.clip_by_value(tf.image.resize(
+              image, self._image_size,
+              method=tf.image.ResizeMethod.BILINEAR), 0., 1.)
     return image, features[LABEL_KEY]
 
   @property

@@ -31,6 +31,7 @@ import collections
 import tensorflow.compat.v1 as tf
 
 from resnet_v1_graph import checkpoints
+from resnet_v1_graph import preprocessing
 from resnet_v1_graph.nets import registry
 from resnet_v1_graph.training import session as session_lib
 
@@ -53,6 +54,29 @@ Report.__doc__ = """What `restore` did, as sorted lists of variable names.
   missing: Model variables the checkpoint lacks; left as initialised.
   unused: Checkpoint entries the model has no variable for.
 """
+
+
+def expected_preprocessing(checkpoint):
+  """The input preprocessing a checkpoint's weights were trained with.
+
+  Args:
+    checkpoint: A checkpoint prefix or directory.
+
+  Returns:
+    (family, name): the checkpoint's `checkpoints.Family` and the
+    `preprocessing.PIPELINES` name that gives its inputs, or None when the
+    family is not recognised or no named preprocessing fits it (this
+    project's own runs train on [0, 1]).
+
+  Raises:
+    FileNotFoundError: If there is no checkpoint at `checkpoint`.
+  """
+  family = checkpoints.inspect(checkpoints.resolve_checkpoint(
+      checkpoint)).family
+  if family is None:
+    return None
+  name = preprocessing.for_family(family).pipeline
+  return None if name is None else (family, name)
 
 
 def is_excluded(name, exclude):
