@@ -68,6 +68,11 @@ class Classifier(model_lib.GraphModel):
     """Loads `checkpoint` (default: best, else latest in model_path)."""
     return self.trainer.restore(checkpoint)
 
+  def load_weights(self, checkpoint):
+    """Loads every network weight of `checkpoint` for inference (training
+    state starts fresh); see `Trainer.load_weights`."""
+    return self.trainer.load_weights(checkpoint)
+
   def close(self):
     """Closes the session, if one is open."""
     if self._trainer is not None:

@@ -120,6 +120,9 @@ def _add_data_flags(parser):
 def build_parser():
   parser = argparse.ArgumentParser(
       prog='resnet-tf1', description=__doc__.split('\n\n')[0])
+  parser.add_argument('--debug', action='store_true',
+                      help='on an error, show the traceback as well as the '
+                           'message')
   commands = parser.add_subparsers(dest='command', required=True)
   for name, text in (('train', 'train, then report test accuracy'),
                      ('evaluate', 'loss and accuracy on a split'),
@@ -131,6 +134,11 @@ def build_parser():
     if name != 'train':
       command.add_argument('--split', default='test',
                            choices=('train', 'validation', 'test'))
+      command.add_argument(
+          '--weights', metavar='CHECKPOINT',
+          help='use the network weights of this checkpoint (one without '
+               'training state, e.g. written by convert) instead of '
+               "--model-path's best")
     if name == 'evaluate':
       command.add_argument(
           '--watch', action='store_true',
@@ -225,6 +233,8 @@ def _add_tool_commands(commands):
                       help='default: the best, else the latest, checkpoint')
   export.add_argument('--saved-model', help='SavedModel directory to create')
   export.add_argument('--frozen', help='frozen GraphDef file (.pb) to write')
+  export.add_argument('--force', action='store_true',
+                      help='replace outputs that exist')
 
   local = commands.add_parser(
       'cluster', help='run `train` as a local cluster of ps and worker '
@@ -263,6 +273,8 @@ def _add_tool_commands(commands):
                             "..., Keras ResNet50V2 and deeper) or 'resnet' "
                             "with --depth (Keras ResNet50 and deeper)")
   convert.add_argument('--depth', type=int, help="depth of --model resnet")
+  convert.add_argument('--force', action='store_true',
+                       help='replace an output that exists')
   convert.add_argument('--num-classes', type=int,
                        help='classes of the output: 1001 adds the background '
                             'class, 1000 drops it (default: as the source)')
@@ -311,11 +323,12 @@ def _run_tool(args):
     written = export.export_run(cfg.replace(verbose=False),
                                 checkpoint=args.checkpoint,
                                 saved_model=args.saved_model,
-                                frozen=args.frozen)
+                                frozen=args.frozen, force=args.force)
     print(export.format_written(written))
     return 0
   written = convert.convert(args.source, args.output, args.model,
-                            depth=args.depth, num_classes=args.num_classes)
+                            depth=args.depth, num_classes=args.num_classes,
+                            force=args.force)
   print('wrote %s (%s)' % (written, args.model))
   return 0
 
@@ -388,13 +401,22 @@ def _initialize_from(model, checkpoint, exclude):
     print(finetune.format_report(report))
 
 
+# Errors whose message says what is wrong and what to do: the command
+# prints the message alone (--debug shows the traceback too). ClusterError
+# and CheckpointMismatchError are ValueErrors.
+USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError,
+               NotADirectoryError, PermissionError, FloatingPointError,
+               rundir.RunLockedError)
+
+
 def main(argv=None):
   args = build_parser().parse_args(argv)
   tf.get_logger().setLevel('ERROR')
   try:
     return _main(args)
-  except cluster.ClusterError as error:
-    # A cluster that cannot work is the user's to fix: say what, no trace.
+  except USER_ERRORS as error:
+    if args.debug:
+      raise
     print('resnet-tf1 %s: %s' % (args.command, error), file=sys.stderr)
     return 2
 
@@ -417,6 +439,8 @@ def _main(args):
   if role is not None:
     return _train_in_cluster(args, role, cfg, source)
   model = classifier.Classifier(cfg)
+  if getattr(args, 'weights', None):
+    model.load_weights(args.weights)
   if args.command == 'train':
     _train(args, model, source)
   elif args.command == 'evaluate':
@@ -477,7 +501,6 @@ def _watch(args):
 def _train(args, model, source):
   """Trains, then reports the best checkpoint's test accuracy."""
   cfg = model.config
-  rundir.RunDir.from_config(cfg).write_config(cfg)
   if cfg.verbose:
     print('training %s on %s: %d train, %d validation, %d test images of %s'
           % (model.title, source.name,

@@ -22,6 +22,7 @@ from resnet_v1_graph.nets import registry
 
 DEPTHS = tuple(classic.BLOCKS_PER_STACK)
 PRECISIONS = ('fp32', 'bf16', 'fp16')
+FLOAT32_MAX = 3.4028234663852886e38
 OPTIMIZERS = ('adam', 'momentum', 'rmsprop', 'sgd')
 # The input pipeline's preprocessing (`preprocessing.PIPELINES`).
 PREPROCESSING_NAMES = ('none', 'cifar', 'inception', 'vgg', 'r1')
@@ -196,9 +197,17 @@ class Config:
     with open(path, encoding='utf-8') as f:
       if path.endswith(('.yaml', '.yml')):
         import yaml  # Only needed for YAML files.
-        values = yaml.safe_load(f)
+        try:
+          values = yaml.safe_load(f)
+        except yaml.YAMLError as error:
+          raise ValueError('config file %s is not valid YAML: %s'
+                           % (path, error)) from None
       else:
-        values = json.load(f)
+        try:
+          values = json.load(f)
+        except json.JSONDecodeError as error:
+          raise ValueError('config file %s is not valid JSON: %s'
+                           % (path, error)) from None
     if not isinstance(values, dict):
       raise ValueError('config file %s must hold a mapping of field: value, '
                        'got %s' % (path, type(values).__name__))
@@ -263,7 +272,9 @@ def _validate(cfg):
                'inter_op_threads'):
     whole(name, 0)
   lr = number('learning_rate')
-  check(lr is None or lr > 0, 'learning_rate must be > 0, got %r' % lr)
+  # The graph computes in float32: a rate beyond its range is infinite.
+  check(lr is None or 0 < lr <= FLOAT32_MAX,
+        'learning_rate must be a finite number > 0, got %r' % lr)
   rate = number('learning_decay_rate')
   check(rate is None or 0 < rate <= 1,
         'learning_decay_rate must be in (0, 1], got %r' % rate)

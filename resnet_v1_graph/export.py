@@ -33,6 +33,7 @@ Typical use:
 
 import collections
 import os
+import shutil
 
 import tensorflow.compat.v1 as tf
 
@@ -89,22 +90,36 @@ def inference_graph(model):
   return InferenceGraph(graph, images, outputs, saver)
 
 
-def _check_new(saved_model):
-  """Raises FileExistsError if `saved_model` exists: never overwritten."""
-  if saved_model and os.path.exists(saved_model):
-    raise FileExistsError('%s exists; give a new SavedModel directory' %
-                          saved_model)
+def _check_new(saved_model=None, frozen=None, force=False):
+  """Raises FileExistsError if an output exists, unless `force`."""
+  for path, what in ((saved_model, 'SavedModel directory'),
+                     (frozen, 'frozen GraphDef file')):
+    if path and os.path.exists(path) and not force:
+      raise FileExistsError(
+          '%s exists; give a new %s, or --force (force=True) to replace it'
+          % (path, what))
 
 
-def write_saved_model(session, inference, path):
+def _replace(written, path):
+  """Moves a finished output from `written` to `path`; only then is what
+  was at `path` removed."""
+  if os.path.isdir(path):
+    shutil.rmtree(path)
+  os.replace(written, path)
+
+
+def write_saved_model(session, inference, path, force=False):
   """Writes a SavedModel with the `serving_default` signature.
 
   Raises:
-    FileExistsError: If `path` exists (a SavedModel is never overwritten).
+    FileExistsError: If `path` exists and `force` is False.
   """
-  _check_new(path)
+  _check_new(saved_model=path, force=force)
+  partial = path.rstrip(os.sep) + '.partial'
+  if os.path.isdir(partial):
+    shutil.rmtree(partial)  # Left by an export that was stopped.
   with inference.graph.as_default():
-    builder = tf.saved_model.Builder(path)
+    builder = tf.saved_model.Builder(partial)
     signature = tf.saved_model.predict_signature_def(
         inputs={INPUT_NAME: inference.images}, outputs=inference.outputs)
     builder.add_meta_graph_and_variables(
@@ -112,27 +127,34 @@ def write_saved_model(session, inference, path):
         signature_def_map={SIGNATURE_NAME: signature},
         strip_default_attrs=True)
     builder.save()
+  _replace(partial, path)
   return path
 
 
-def write_frozen(session, inference, path):
+def write_frozen(session, inference, path, force=False):
   """Writes the inference graph with variables folded into constants.
 
   Returns:
     The path; the GraphDef's input node is `INPUT_NAME`, its outputs
     `OUTPUT_NAMES`.
+
+  Raises:
+    FileExistsError: If `path` exists and `force` is False.
   """
+  _check_new(frozen=path, force=force)
   graph_def = tf.graph_util.convert_variables_to_constants(
       session, inference.graph.as_graph_def(), list(OUTPUT_NAMES))
   directory = os.path.dirname(path)
   if directory:
     os.makedirs(directory, exist_ok=True)
-  with open(path, 'wb') as f:
+  partial = path + '.partial'
+  with open(partial, 'wb') as f:
     f.write(graph_def.SerializeToString())
+  _replace(partial, path)
   return path
 
 
-def export(model, checkpoint, saved_model=None, frozen=None):
+def export(model, checkpoint, saved_model=None, frozen=None, force=False):
   """Exports `model` with the weights of `checkpoint`.
 
   Args:
@@ -140,6 +162,7 @@ def export(model, checkpoint, saved_model=None, frozen=None):
     checkpoint: A checkpoint prefix of that model.
     saved_model: A SavedModel directory to create, or None.
     frozen: A frozen GraphDef file to write, or None.
+    force: Replace outputs that exist.
 
   Returns:
     A dict of what was written: `checkpoint`, and `saved_model` and/or
@@ -147,9 +170,9 @@ def export(model, checkpoint, saved_model=None, frozen=None):
 
   Raises:
     checkpoints.CheckpointMismatchError: If the checkpoint does not fit.
-    FileExistsError: If `saved_model` exists.
+    FileExistsError: If an output exists and `force` is False.
   """
-  _check_new(saved_model)
+  _check_new(saved_model, frozen, force)
   inference = inference_graph(model)
   checkpoints.check(checkpoint, inference.graph.get_collection(
       tf.GraphKeys.GLOBAL_VARIABLES))
@@ -158,13 +181,14 @@ def export(model, checkpoint, saved_model=None, frozen=None):
     inference.saver.restore(session, checkpoint)
     if saved_model:
       written['saved_model'] = write_saved_model(session, inference,
-                                                 saved_model)
+                                                 saved_model, force)
     if frozen:
-      written['frozen'] = write_frozen(session, inference, frozen)
+      written['frozen'] = write_frozen(session, inference, frozen, force)
   return written
 
 
-def export_run(cfg, checkpoint=None, saved_model=None, frozen=None):
+def export_run(cfg, checkpoint=None, saved_model=None, frozen=None,
+               force=False):
   """Exports a training run: the model `cfg` describes, its best checkpoint.
 
   Args:
@@ -172,23 +196,23 @@ def export_run(cfg, checkpoint=None, saved_model=None, frozen=None):
       `model` names the network and its `model_path` holds the checkpoints.
     checkpoint: A checkpoint prefix; default the best of the run, else the
       latest.
-    saved_model, frozen: As in `export`.
+    saved_model, frozen, force: As in `export`.
 
   Returns:
     As `export`.
 
   Raises:
     FileNotFoundError: If the run has no checkpoint.
-    FileExistsError: If `saved_model` exists.
+    FileExistsError: If an output exists and `force` is False.
   """
-  _check_new(saved_model)
+  _check_new(saved_model, frozen, force)
   if checkpoint is None:
     checkpoint = rundir.RunDir.from_config(cfg).best_or_latest_checkpoint()
     if checkpoint is None:
       raise FileNotFoundError('no checkpoint in %s; train first' %
                               cfg.model_path)
   return export(model_lib.GraphModel(cfg), checkpoint,
-                saved_model=saved_model, frozen=frozen)
+                saved_model=saved_model, frozen=frozen, force=force)
 
 
 def format_written(written):

@@ -77,9 +77,9 @@ def _make_optimizer(model, wrap_optimizer):
   """The configured optimizer (by default the classic decayed Adam),
   loss-scaled for fp16, then `wrap_optimizer`."""
   cfg = model.config
-  # The classic tf.Variable(0): int32, named global_step.
-  model.global_step = tf.Variable(0, trainable=False, name='global_step')
-  tf.add_to_collection(tf.GraphKeys.GLOBAL_STEP, model.global_step)
+  # int64 'global_step', as tf.train.get_or_create_global_step makes it
+  # in the widely copied classic class (the restore takes int32 ones too).
+  model.global_step = tf.train.get_or_create_global_step()
   model.learning_rate = optimization.learning_rate(cfg, model.global_step)
   optimizer = optimization.optimizer(cfg, model.learning_rate)
   if cfg.precision == 'fp16':

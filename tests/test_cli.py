@@ -52,15 +52,28 @@ def test_train_evaluate_predict(run, capsys):
   assert len({r.split('\t')[1] for r in rows}) == 1  # Same image, same label.
 
 
-def test_bad_command_lines(run, tmp_path):
+def test_bad_command_lines(run, tmp_path, capsys):
   _, flags = run
   with pytest.raises(SystemExit):
     cli.main(['train', '--dataset', 'mnist'])
+  capsys.readouterr()
+  # The message alone, on stderr, exit code 2; --debug shows the trace.
+  assert cli.main(['train', '--depth', '19', '--model-path',
+                   str(tmp_path)]) == 2
+  err = capsys.readouterr().err
+  assert err.startswith('resnet-tf1 train: unknown depth 19')
+  assert 'Traceback' not in err
   with pytest.raises(ValueError, match='unknown depth 19'):
-    cli.main(['train', '--depth', '19', '--model-path', str(tmp_path)])
-  with pytest.raises(FileNotFoundError):
-    cli.main(['train', '--dataset', 'cifar10', '--data-path',
-              str(tmp_path / 'nowhere'), '--model-path', str(tmp_path)])
+    cli.main(['--debug', 'train', '--depth', '19', '--model-path',
+              str(tmp_path)])
+  assert cli.main(['train', '--dataset', 'cifar10', '--data-path',
+                   str(tmp_path / 'nowhere'), '--model-path',
+                   str(tmp_path)]) == 2
+  assert 'nowhere' in capsys.readouterr().err
+  bad_yaml = tmp_path / 'bad.yaml'
+  bad_yaml.write_text('depth: [18\n')
+  assert cli.main(['train', '--config', str(bad_yaml)]) == 2
+  assert 'bad.yaml is not valid YAML' in capsys.readouterr().err
 
 
 def test_a_run_is_rebuilt_from_its_directory_alone(tmp_path, capsys):
@@ -90,6 +103,6 @@ def test_model_choices_come_from_the_registry(tmp_path, capsys):
   with pytest.raises(SystemExit):
     cli.main(['train', '--model', 'resnet_v3_50'])
   assert 'cifar_plain110' in capsys.readouterr().err
-  with pytest.raises(FileNotFoundError, match='not a training run'):
-    cli.main(['export', '--model-path', str(tmp_path), '--frozen',
-              str(tmp_path / 'm.pb')])
+  assert cli.main(['export', '--model-path', str(tmp_path), '--frozen',
+                   str(tmp_path / 'm.pb')]) == 2
+  assert 'not a training run' in capsys.readouterr().err

@@ -196,14 +196,15 @@ def test_readme_lists_the_node_names(exported):
     assert set(listed) <= set(nodes)
 
 
-def test_saved_model_is_never_overwritten(exported, tmp_path):
+def test_saved_model_is_never_overwritten(exported, tmp_path, capsys):
   run = os.path.join(exported['resnet'][3], 'model')
   existing = tmp_path / 'saved_model'
   existing.mkdir()
-  with pytest.raises(FileExistsError, match='give a new SavedModel'):
-    cli.main(['export', '--model-path', run, '--saved-model', str(existing)])
-  with pytest.raises(FileNotFoundError, match='no config.json'):
-    cli.main(['export', '--model-path', str(tmp_path / 'nothing'),
-              '--frozen', str(tmp_path / 'f.pb')])
+  assert cli.main(['export', '--model-path', run, '--saved-model',
+                   str(existing)]) == 2
+  assert 'give a new SavedModel' in capsys.readouterr().err
+  assert cli.main(['export', '--model-path', str(tmp_path / 'nothing'),
+                   '--frozen', str(tmp_path / 'f.pb')]) == 2
+  assert 'no config.json' in capsys.readouterr().err
   with pytest.raises(SystemExit):
     cli.main(['export', '--model-path', run])  # Nothing to write.

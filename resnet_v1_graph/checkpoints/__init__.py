@@ -57,6 +57,8 @@ from resnet_v1_graph.checkpoints.inspection import inspect
 from resnet_v1_graph.checkpoints.inspection import Inspection
 from resnet_v1_graph.checkpoints.inspection import model_variables
 from resnet_v1_graph.checkpoints.reading import checkpoint_variables
+from resnet_v1_graph.checkpoints.reading import checkpoints_in
+from resnet_v1_graph.checkpoints.reading import DAMAGE_ERRORS
 from resnet_v1_graph.checkpoints.reading import GLOBAL_STEP
 from resnet_v1_graph.checkpoints.reading import HEAD_SCOPES
 from resnet_v1_graph.checkpoints.reading import is_head
@@ -79,7 +81,8 @@ __all__ = [
     'convert', 'family', 'inspection', 'keras_names', 'matching', 'reading',
     # Reading.
     'GLOBAL_STEP', 'HEAD_SCOPES', 'OPTIMIZER_GLOBALS', 'OPTIMIZER_SLOTS',
-    'Variable', 'checkpoint_variables', 'is_head', 'is_keras_weights',
+    'DAMAGE_ERRORS', 'Variable', 'checkpoint_variables', 'checkpoints_in',
+    'is_head', 'is_keras_weights',
     'is_training_state', 'optimizer_of', 'read_arrays', 'read_variables',
     'resolve_checkpoint', 'variable_bytes', 'variable_size',
     # Families.

@@ -160,12 +160,42 @@ def _ours_from_keras(keras_arrays, pairs, num_classes):
   return arrays
 
 
-def write_checkpoint(arrays, prefix):
+def check_new_output(path, force=False):
+  """Refuses to replace what is saved at `path` unless `force`.
+
+  `path` is a checkpoint prefix (its `.index` and `.data-*` files) or a
+  file.
+
+  Raises:
+    FileExistsError: If something is saved there and `force` is False.
+  """
+  path = str(path)
+  directory = os.path.dirname(path) or '.'
+  taken = [path] if os.path.isfile(path) else []
+  if os.path.isdir(directory):
+    base = os.path.basename(path)
+    taken += [os.path.join(directory, name)
+              for name in sorted(os.listdir(directory))
+              if name == base + '.index' or name.startswith(base + '.data-')]
+  if taken and not force:
+    raise FileExistsError(
+        '%s exists (%s); give another output, or --force (force=True) to '
+        'replace it' % (path, ', '.join(taken[:3])))
+
+
+def write_checkpoint(arrays, prefix, force=False):
   """Writes {name: array} as a TensorFlow checkpoint at `prefix`.
+
+  The directory's `checkpoint` state file is left as it is: writing next to
+  a training run's checkpoints never changes which one is its latest.
 
   Returns:
     The checkpoint prefix.
+
+  Raises:
+    FileExistsError: If a checkpoint is at `prefix` and `force` is False.
   """
+  check_new_output(prefix, force)
   graph = tf.Graph()
   with graph.as_default():
     feeds, variables = {}, {}
@@ -180,10 +210,12 @@ def write_checkpoint(arrays, prefix):
       directory = os.path.dirname(str(prefix))
       if directory:
         os.makedirs(directory, exist_ok=True)
-      return saver.save(session, str(prefix), write_meta_graph=False)
+      return saver.save(session, str(prefix), write_meta_graph=False,
+                        write_state=False)
 
 
-def keras_to_checkpoint(weights, prefix, model, depth=None, num_classes=None):
+def keras_to_checkpoint(weights, prefix, model, depth=None, num_classes=None,
+                        force=False):
   """Converts a Keras weights file into a checkpoint of `model`.
 
   Args:
@@ -194,6 +226,7 @@ def keras_to_checkpoint(weights, prefix, model, depth=None, num_classes=None):
     depth: The depth of 'resnet'.
     num_classes: Classes of the checkpoint; 1001 adds slim's background
       class to Keras' 1000. Default: as the source.
+    force: Replace a checkpoint already at `prefix`.
 
   Returns:
     The checkpoint prefix written.
@@ -201,15 +234,17 @@ def keras_to_checkpoint(weights, prefix, model, depth=None, num_classes=None):
   Raises:
     ValueError: If the weights are not of the matching application, or the
       class change is not 1000 <-> 1001.
+    FileExistsError: If a checkpoint is at `prefix` and `force` is False.
   """
+  check_new_output(prefix, force)
   pairs = weight_pairs(model, depth)
   arrays = _ours_from_keras(read_keras(weights, model, depth), pairs,
                             num_classes)
-  return write_checkpoint(arrays, prefix)
+  return write_checkpoint(arrays, prefix, force=force)
 
 
 def checkpoint_to_keras(checkpoint, path, model, depth=None,
-                        num_classes=None):
+                        num_classes=None, force=False):
   """Converts a checkpoint of `model` into a Keras 3 `.weights.h5` file.
 
   Args:
@@ -221,6 +256,7 @@ def checkpoint_to_keras(checkpoint, path, model, depth=None,
     depth: The depth of 'resnet'.
     num_classes: Classes of the Keras model; 1000 drops slim's background
       class. Default: as the checkpoint.
+    force: Replace a file already at `path`.
 
   Returns:
     The path written.
@@ -228,10 +264,12 @@ def checkpoint_to_keras(checkpoint, path, model, depth=None,
   Raises:
     ValueError: If `path` does not end in .weights.h5, the checkpoint lacks
       a variable of `model`, or the class change is not 1001 <-> 1000.
+    FileExistsError: If `path` exists and `force` is False.
   """
   if not str(path).endswith(KERAS_SUFFIX):
     raise ValueError('Keras 3 writes weights to files ending in %s, got %s' %
                      (KERAS_SUFFIX, path))
+  check_new_output(path, force)
   checkpoint = reading.resolve_checkpoint(checkpoint)
   stored = reading.read_arrays(checkpoint)
   pairs = weight_pairs(model, depth)
@@ -257,12 +295,18 @@ def checkpoint_to_keras(checkpoint, path, model, depth=None,
   return str(path)
 
 
-def convert(source, output, model, depth=None, num_classes=None):
+def convert(source, output, model, depth=None, num_classes=None,
+            force=False):
   """Keras weights -> checkpoint, or checkpoint -> Keras, by file type.
 
   Returns:
     What was written.
+
+  Raises:
+    FileExistsError: If `output` exists and `force` is False.
   """
   if reading.is_keras_weights(source):
-    return keras_to_checkpoint(source, output, model, depth, num_classes)
-  return checkpoint_to_keras(source, output, model, depth, num_classes)
+    return keras_to_checkpoint(source, output, model, depth, num_classes,
+                               force)
+  return checkpoint_to_keras(source, output, model, depth, num_classes,
+                             force)

@@ -107,10 +107,54 @@ def checkpoint_variables(path):
   """
   try:
     return {name: list(shape) for name, shape in tf.train.list_variables(path)}
-  except (tf.errors.NotFoundError, tf.errors.DataLossError,
-          ValueError) as error:
+  except (tf.errors.OpError, ValueError) as error:
+    # NotFound, DataLoss, or a bare OpError for a damaged index ("file is
+    # too short to be an sstable").
     raise FileNotFoundError('no readable checkpoint at %s (%s)' %
                             (path, error)) from None
+
+
+# A numbered checkpoint's index file, and its data shards' suffix.
+_NUMBERED_INDEX = re.compile(r'(?P<name>.+)-(?P<step>\d+)\.index')
+_DATA_SHARD = re.compile(r'\.data-(?P<shard>\d{5})-of-(?P<count>\d{5})')
+# Errors of a checkpoint whose files are damaged (truncated, overwritten).
+DAMAGE_ERRORS = (tf.errors.DataLossError, tf.errors.OutOfRangeError)
+
+
+def checkpoints_in(directory, name=None):
+  """The complete numbered checkpoints of a directory, oldest step first.
+
+  Found from the files themselves, not from the `checkpoint` state file,
+  which a kill, an editor or a copy of the directory can leave damaged,
+  stale or pointing into another directory. A checkpoint is complete when
+  its index and every data shard its names count are there (a save in
+  progress or killed has neither its index nor its shards under their
+  final names).
+
+  Args:
+    directory: The directory to list; a missing one has no checkpoints.
+    name: Only checkpoints `<name>-<step>` (e.g. 'model.ckpt'); default
+      any name.
+
+  Returns:
+    A list of checkpoint prefixes (paths under `directory`).
+  """
+  try:
+    files = set(os.listdir(directory))
+  except (FileNotFoundError, NotADirectoryError):
+    return []
+  found = []
+  for file_name in files:
+    match = _NUMBERED_INDEX.fullmatch(file_name)
+    if match is None or name not in (None, match.group('name')):
+      continue
+    prefix = file_name[:-len('.index')]
+    shards = [_DATA_SHARD.fullmatch(f[len(prefix):]) for f in files
+              if f.startswith(prefix + '.data-')]
+    counts = {int(m.group('count')) for m in shards if m}
+    if len(counts) == 1 and len([m for m in shards if m]) == counts.pop():
+      found.append((int(match.group('step')), prefix))
+  return [os.path.join(directory, prefix) for _, prefix in sorted(found)]
 
 
 def resolve_checkpoint(path):
@@ -126,7 +170,9 @@ def resolve_checkpoint(path):
         '%s holds Keras weights; convert it to a checkpoint first with '
         '`resnet-tf1 convert`' % path)
   if os.path.isdir(path):
-    found = tf.train.latest_checkpoint(path)
+    # The newest complete numbered checkpoint, else the one the state file
+    # names (an unnumbered prefix).
+    found = (checkpoints_in(path) or [tf.train.latest_checkpoint(path)])[-1]
     if found is None:
       raise FileNotFoundError('no checkpoint in directory %s' % path)
     return found
@@ -192,8 +238,9 @@ def _read(path, values):
 def _reader(path):
   try:
     return tf.train.load_checkpoint(path)
-  except (tf.errors.NotFoundError, tf.errors.DataLossError,
-          ValueError) as error:
+  except (tf.errors.OpError, ValueError) as error:
+    # NotFound, DataLoss, or a bare OpError for a damaged index ("file is
+    # too short to be an sstable").
     raise FileNotFoundError('no readable checkpoint at %s (%s)' %
                             (path, error)) from None
 

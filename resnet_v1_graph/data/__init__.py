@@ -65,7 +65,8 @@ from resnet_v1_graph.data.digits import (
 from resnet_v1_graph.data.folder import (
     FOLDER_CHANNELS, FOLDER_IMAGE_EXTENSIONS, FOLDER_TEST_SUBDIR,
     FOLDER_TRAIN_SUBDIR, load_folder)
-from resnet_v1_graph.data.images import UINT8_MAX, read_images, to_unit_range
+from resnet_v1_graph.data.images import UINT8_MAX, error_reason, read_images
+from resnet_v1_graph.data.images import to_unit_range
 from resnet_v1_graph.data.signs import (
     SIGNS_TEST_FILE, SIGNS_TRAIN_FILE, load_signs)
 from resnet_v1_graph.data.splits import (
@@ -86,7 +87,8 @@ DATASETS = tuple(_LOADERS)
 __all__ = [
     'ArraySplit', 'DATASETS', 'DataSource', 'FileSplit', 'Split', 'UINT8_MAX',
     'load', 'load_cifar10', 'load_digits', 'load_folder', 'load_signs',
-    'load_tfrecord', 'read_images', 'to_unit_range', 'write_tfrecord',
+    'error_reason', 'load_tfrecord', 'read_images', 'to_unit_range',
+    'write_tfrecord',
     # The constants each part reads, for callers that name files or sizes.
     'CIFAR_BINARY_ARCHIVE', 'CIFAR_BINARY_FOLDER', 'CIFAR_BINARY_META_FILE',
     'CIFAR_BINARY_TEST_FILE', 'CIFAR_BINARY_TRAIN_FILES', 'CIFAR_IMAGE_BYTES',

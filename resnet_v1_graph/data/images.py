@@ -87,17 +87,26 @@ def read_images(paths, height, width, channels):
         except tf.errors.InvalidArgumentError as e:
           raise ValueError(
               'image file %r cannot be decoded as a %d-channel image: %s'
-              % (path, channels, _decoder_reason(e.message))) from e
+              % (path, channels, error_reason(e.message))) from e
   return images
 
 
-def _decoder_reason(message):
-  """The decoder's own sentence in a graph-mode error message."""
-  # The message is a preamble naming the node, then the reason (e.g. "JPEG
-  # does not support 4 channels"), then the node again in `[[...]]`.
+def error_reason(message):
+  """The op's own sentence in a TensorFlow error message.
+
+  A graph-mode message is a preamble naming the node (and where it was
+  defined), then the reason (e.g. "JPEG does not support 4 channels", "Read
+  less bytes than requested"), then the node again in `[[...]]`, then
+  perhaps the stack trace; other messages are the reason alone.
+  """
   lines = [line.strip() for line in message.splitlines()]
-  reasons = [line for line in lines if line and not line.startswith('[[')]
-  return reasons[-1] if reasons else message
+  for index, line in enumerate(lines):
+    if line.startswith('[['):
+      before = [l for l in lines[:index] if l]
+      if before:
+        return before[-1]
+  reasons = [line for line in lines if line]
+  return reasons[0] if reasons else message
 
 
 def scale_batch(images, scale):

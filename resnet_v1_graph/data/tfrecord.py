@@ -47,6 +47,7 @@ import numpy as np
 import tensorflow as tf
 
 from resnet_v1_graph.data import checks
+from resnet_v1_graph.data import images as images_lib
 from resnet_v1_graph.data import splits
 
 LABELS_FILE = 'labels.txt'
@@ -287,16 +288,10 @@ def _read_features(path, batch_size):
           return labels, sizes, None
         except (tf.errors.DataLossError,
                 tf.errors.InvalidArgumentError) as error:
-          return labels, sizes, _reason(error)
+          return labels, sizes, images_lib.error_reason(error.message)
         labels.append(values[LABEL_KEY])
         sizes.append(np.stack([values[HEIGHT_KEY], values[WIDTH_KEY],
                                values[CHANNELS_KEY]], axis=1))
-
-
-def _reason(error):
-  lines = [line.strip() for line in error.message.splitlines()]
-  reasons = [line for line in lines if line and not line.startswith('[[')]
-  return reasons[0] if reasons else error.message
 
 
 def _read_class_names(path, shards):

@@ -116,7 +116,8 @@ def classic_resnet(depth, height, width, channel, num_classes,
   prediction = tf.argmax(logits, 1)
   loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits_v2(
       labels=input_y, logits=logits))
-  global_step = tf.Variable(0, trainable=False, name='global_step')
+  # As the class is usually written: an int64 step.
+  global_step = tf.train.get_or_create_global_step()
   lr = tf.train.exponential_decay(learning_rate, global_step, decay_steps,
                                   decay_rate, staircase=True)
   with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):

@@ -6,7 +6,14 @@ A run lives in two directories, both set in its `config.Config`:
     config.json              the configuration, `model` included: enough to
                              rebuild the network with no other flags
     checkpoint, model.ckpt-<step>.*
-                             the latest `max_to_keep` checkpoints
+                             the latest `max_to_keep` checkpoints; the
+                             `checkpoint` state file holds relative paths,
+                             and the latest checkpoint is found from the
+                             files on disk, so a damaged or stale state
+                             file, a copy or a move of the run loses
+                             nothing
+    train.lock               the pid and host of the process training the
+                             run, while it trains
     best/checkpoint, best/model.ckpt-<step>.*, best/best.json
                              the best checkpoint by validation accuracy,
                              with its accuracy, step and epoch
@@ -24,15 +31,26 @@ Typical use:
   cfg = RunDir.read_config('runs/digits/model')   # rebuild a finished run
 """
 
+import contextlib
 import json
 import os
+import re
+import shutil
+import socket
+import time
 
-import tensorflow.compat.v1 as tf
-
+from resnet_v1_graph import checkpoints
 from resnet_v1_graph import config as config_lib
 
 CONFIG_FILE = 'config.json'
 CHECKPOINT_NAME = 'model.ckpt'
+LOCK_FILE = 'train.lock'
+# An unreadable lock younger than this is being written, not stale.
+LOCK_WRITE_SECONDS = 5.
+# What a killed save leaves: TensorFlow's data and state files in progress
+# (`*.tempstate<N>`, `checkpoint.tmp<hex>`), a sharded save's directory
+# (`*_temp`, `*_temp_<hex>`), and `write_json`'s `*.tmp`.
+_LEFTOVER = re.compile(r'.*(\.tempstate\d+|\.tmp[0-9a-f]*|_temp(_[0-9a-f]+)?)')
 BEST_DIR = 'best'
 BEST_RECORD = 'best.json'
 HISTORY_FILE = 'history.json'
@@ -57,6 +75,20 @@ def write_json(path, value):
 def _read_json(path):
   with open(path, encoding='utf-8') as f:
     return json.load(f)
+
+
+class RunLockedError(RuntimeError):
+  """Another live process trains the same run directory."""
+
+
+def _alive(pid):
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:  # Alive, and someone else's.
+    return True
+  return True
 
 
 class RunDir:
@@ -117,11 +149,21 @@ class RunDir:
     """Creates `model_path` and `best/` (Saver.save needs them to exist)."""
     os.makedirs(self.best_path, exist_ok=True)
 
+  def checkpoints(self):
+    """The run's complete checkpoints on disk, oldest first."""
+    return checkpoints.checkpoints_in(self.model_path, CHECKPOINT_NAME)
+
+  def best_checkpoints(self):
+    """The complete checkpoints in `best/`, oldest first."""
+    return checkpoints.checkpoints_in(self.best_path, CHECKPOINT_NAME)
+
   def latest_checkpoint(self):
-    return tf.train.latest_checkpoint(self.model_path)
+    found = self.checkpoints()
+    return found[-1] if found else None
 
   def best_checkpoint(self):
-    return tf.train.latest_checkpoint(self.best_path)
+    found = self.best_checkpoints()
+    return found[-1] if found else None
 
   def best_or_latest_checkpoint(self):
     """The best checkpoint, else the latest, else None."""
@@ -137,6 +179,88 @@ class RunDir:
   def write_best_record(self, accuracy, step, epoch):
     write_json(os.path.join(self.best_path, BEST_RECORD),
                {'accuracy': accuracy, 'step': int(step), 'epoch': epoch})
+
+  # One writer at a time.
+
+  @property
+  def lock_path(self):
+    return os.path.join(self.model_path, LOCK_FILE)
+
+  @contextlib.contextmanager
+  def lock(self):
+    """Holds `train.lock` while a process writes the run.
+
+    A lock whose process is gone (on this host) is stale and replaced;
+    this process may hold its own lock again.
+
+    Raises:
+      RunLockedError: If another live process holds the lock.
+    """
+    os.makedirs(self.model_path, exist_ok=True)
+    owner = {'pid': os.getpid(), 'host': socket.gethostname()}
+    while True:
+      try:
+        descriptor = os.open(self.lock_path,
+                             os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+      except FileExistsError:
+        holder = self._lock_holder()
+        if holder is None and self._lock_age() < LOCK_WRITE_SECONDS:
+          time.sleep(0.1)  # Just created; its owner is writing it.
+          continue
+        if holder == owner:
+          yield  # Held by this process already: it stays held.
+          return
+        if holder is not None and (holder.get('host') != owner['host'] or
+                                   _alive(holder.get('pid', -1))):
+          raise RunLockedError(
+              '%s is being trained by process %s on %s; wait for it to '
+              'finish or give another --model-path (if that process is '
+              'gone, delete %s)' % (self.model_path, holder.get('pid'),
+                                    holder.get('host'), self.lock_path))
+        with contextlib.suppress(FileNotFoundError):
+          os.remove(self.lock_path)  # Stale: its process is gone.
+        continue
+      with os.fdopen(descriptor, 'w', encoding='utf-8') as f:
+        json.dump(owner, f)
+      break
+    try:
+      yield
+    finally:
+      with contextlib.suppress(FileNotFoundError):
+        os.remove(self.lock_path)
+
+  def _lock_age(self):
+    try:
+      return time.time() - os.path.getmtime(self.lock_path)
+    except FileNotFoundError:
+      return float('inf')
+
+  def _lock_holder(self):
+    """The lock's {'pid', 'host'}, or None if it is unreadable or gone."""
+    try:
+      holder = _read_json(self.lock_path)
+    except (OSError, ValueError):
+      return None
+    return holder if isinstance(holder, dict) else None
+
+  def remove_leftovers(self):
+    """Removes what killed saves left in the run's directories; returns
+    the paths removed. Call it only while holding `lock`."""
+    removed = []
+    for directory in (self.model_path, self.best_path, self.summary_path):
+      if not os.path.isdir(directory):
+        continue
+      for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name)
+        if not _LEFTOVER.fullmatch(name):
+          continue
+        if os.path.isdir(path):
+          shutil.rmtree(path, ignore_errors=True)
+        else:
+          with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+        removed.append(path)
+    return removed
 
   # History and summaries.
 

@@ -19,7 +19,12 @@ What `fit` does:
     one by validation accuracy in `model_path/best` (file names: `rundir`);
   * resumes from the latest checkpoint, `global_step` continuing, and trains
     the epochs that remain;
-  * stops on a NaN loss without saving, so the last good checkpoint stays.
+  * stops on a NaN loss, or weights that became NaN or infinite, without
+    saving, so the latest checkpoint stays the last finite one;
+  * writes the run directory only once the run is known to fit it (the
+    config after the restore), under a lock that refuses a second writer,
+    and in an order a kill cannot split (best and history before the
+    latest checkpoint, which a restart then resumes from).
 """
 
 import contextlib
@@ -34,6 +39,7 @@ import tqdm
 from resnet_v1_graph import checkpoints
 from resnet_v1_graph import data
 from resnet_v1_graph import preprocessing
+from resnet_v1_graph.training import finetune
 from resnet_v1_graph.training import rundir
 from resnet_v1_graph.training import session as session_lib
 from resnet_v1_graph.training import summaries
@@ -125,9 +131,15 @@ class Trainer:
     # A step feeds every tower `batch_size` examples.
     self.global_batch = self.config.batch_size * self.config.num_clones
     with self.graph.as_default():
-      self.saver = tf.train.Saver(max_to_keep=self.config.max_to_keep)
-      self.best_saver = tf.train.Saver(max_to_keep=1)
+      # Relative paths in the state file: a copied or moved run restores
+      # its own checkpoints.
+      self.saver = tf.train.Saver(max_to_keep=self.config.max_to_keep,
+                                  save_relative_paths=True)
+      self.best_saver = tf.train.Saver(max_to_keep=1,
+                                       save_relative_paths=True)
       self.init_op = tf.global_variables_initializer()
+      self._finite = {v.op.name: tf.reduce_all(tf.math.is_finite(v))
+                      for v in tf.global_variables() if v.dtype.is_floating}
       self.batch_size = tf.shape(model.input_y)[0]
       # Fetched beside `optimize`, a plain read of global_step may run before
       # the increment; this read waits for it.
@@ -178,8 +190,67 @@ class Trainer:
       checkpoint = checkpoints.resolve_checkpoint(checkpoint)
     checkpoints.check(checkpoint, tf.global_variables(),
                       self.model.describe())
-    self.saver.restore(self._open(), checkpoint)
+    session = self._open()
+    step = self.model.global_step
+    stored = checkpoints.read_variables(checkpoint).get(step.op.name)
+    if stored is None or stored.dtype == step.dtype.base_dtype.name:
+      self.saver.restore(session, checkpoint)
+    else:
+      # An int32 step (tf.Variable(0)) into an int64 one
+      # (get_or_create_global_step), or back: the rest as it is, the step
+      # converted.
+      tf.train.Saver([v for v in tf.global_variables() if v is not step]
+                     ).restore(session, checkpoint)
+      step.load(tf.train.load_checkpoint(checkpoint).get_tensor(
+          step.op.name), session)
+    bad = self.non_finite_variables()
+    if bad:
+      raise ValueError(
+          'checkpoint %s holds NaN or infinite weights (%d of %d variables, '
+          'e.g. %s); its outputs would mean nothing. Restore an earlier '
+          'checkpoint, or train again with a lower learning_rate' % (
+              checkpoint, len(bad), len(self._finite), ', '.join(bad[:3])))
     return checkpoint
+
+  @_in_graph
+  def load_weights(self, checkpoint):
+    """Loads the network's weights from a checkpoint, for inference.
+
+    For checkpoints without training state (written by `convert`, or
+    saved for inference only): every network variable comes from
+    `checkpoint`, the optimizer's slots and `global_step` start fresh.
+
+    Args:
+      checkpoint: A checkpoint prefix or directory.
+
+    Returns:
+      The `finetune.Report` of what was loaded.
+
+    Raises:
+      FileNotFoundError: If there is no checkpoint at `checkpoint`.
+      checkpoints.CheckpointMismatchError: If a network variable is missing
+        from the checkpoint or has another shape.
+    """
+    session = self._open()
+    session.run(self.init_op)
+    report = finetune.restore(session, checkpoint, tf.global_variables(),
+                              exclude=())
+    if report.missing or report.mismatched:
+      self.close()
+      raise checkpoints.CheckpointMismatchError(
+          'checkpoint %s does not hold every weight of %s:\n%s' % (
+              report.checkpoint, self.model.describe(),
+              finetune.format_report(report)))
+    self._say('loaded %d weights from %s; %d optimizer slots and '
+              'global_step start fresh' % (
+                  len(report.restored), report.checkpoint,
+                  len(report.training_state)))
+    return report
+
+  def non_finite_variables(self):
+    """The names of the session's float variables holding NaN or inf."""
+    finite = self.session.run(self._finite)
+    return sorted(name for name, ok in finite.items() if not ok)
 
   def _ensure_variables(self):
     """Restores the best/latest checkpoint unless the session has weights."""
@@ -275,6 +346,10 @@ class Trainer:
     steps_per_epoch = (train.num_examples // self.global_batch
                        if self.config.num_clones > 1 else
                        math.ceil(train.num_examples / self.global_batch))
+    with self.run.lock():
+      return self._fit(pipelines, steps_per_epoch)
+
+  def _fit(self, pipelines, steps_per_epoch):
     history, first_epoch = self._start(steps_per_epoch)
     best = self.run.best_accuracy()
     writers = self._summary_writers(pipelines)
@@ -293,20 +368,52 @@ class Trainer:
     return history
 
   def _start(self, steps_per_epoch):
-    """Restores the latest checkpoint or initialises; (history, first epoch)."""
+    """Restores the latest readable checkpoint or initialises, then writes
+    the config; (history, first epoch)."""
     session = self._open()
-    resumed = self.latest_checkpoint()
-    if resumed:
-      self.restore(resumed)
-    else:
+    for path in self.run.remove_leftovers():
+      self._say('removed %s, left by a save that was stopped' % path)
+    resumed = self._restore_latest()
+    if resumed is None:
       session.run(self.init_op)
     self.run.make_checkpoint_dirs()
+    # The savers delete the oldest checkpoints beyond max_to_keep,
+    # those of earlier processes included.
+    self.saver.recover_last_checkpoints(self.run.checkpoints())
+    self.best_saver.recover_last_checkpoints(self.run.best_checkpoints())
+    self.run.write_config(self.config)
     step = session.run(self.model.global_step)
     first_epoch = step // steps_per_epoch
     if self.config.verbose and resumed:
       print('resumed from %s at step %d (epoch %d of %d)' %
             (resumed, step, first_epoch, self.config.epoch))
     return history_until(self.run.read_history(), step), first_epoch
+
+  def _restore_latest(self):
+    """Restores the newest checkpoint that reads; None if there is none.
+
+    A damaged checkpoint (truncated, overwritten) is said and passed over
+    for the one before; if none reads, nothing is initialised over them.
+
+    Raises:
+      ValueError: If checkpoints exist and none of them reads.
+    """
+    found = self.run.checkpoints()
+    for checkpoint in reversed(found):
+      try:
+        return self.restore(checkpoint)
+      except (FileNotFoundError,) + checkpoints.DAMAGE_ERRORS as error:
+        self._say('%s cannot be read (%s); trying the checkpoint before it'
+                  % (checkpoint, data.error_reason(str(error))))
+    if found:
+      raise ValueError(
+          'none of the %d checkpoints in %s reads; move them away to start '
+          'afresh' % (len(found), self.run.model_path))
+    return None
+
+  def _say(self, line):
+    if self.config.verbose:
+      print(line, flush=True)
 
   def _summary_writers(self, pipelines):
     """A TensorBoard writer per pipeline; the train one shows the graph."""
@@ -375,15 +482,34 @@ class Trainer:
            self.latest_checkpoint()))
 
   def _save_epoch(self, row, history, best):
-    """Saves the epoch's checkpoint, then its row as `keep_best` does.
+    """Keeps the epoch's row and best as `keep_best` does, then saves its
+    checkpoint.
+
+    The latest checkpoint comes last: a kill before it resumes from the
+    previous one and trains the epoch again (the history is cut back to
+    it), so no epoch is ever without its row or its chance to be best.
 
     Returns:
       (best score so far, whether this epoch became the best checkpoint).
+
+    Raises:
+      FloatingPointError: If the weights hold NaN or infinite values;
+        nothing of the epoch is saved.
     """
+    bad = self.non_finite_variables()
+    if bad:
+      raise FloatingPointError(
+          'the weights became NaN or infinite in epoch %d (step %d: %d of '
+          '%d variables, e.g. %s); training stopped and nothing of this '
+          'epoch was saved. The latest checkpoint, %s, is the last finite '
+          'one. Lower learning_rate or check the data.' % (
+              row['epoch'], row['step'], len(bad), len(self._finite),
+              ', '.join(bad[:3]), self.latest_checkpoint()))
+    kept = keep_best(self.session, self.best_saver, self.run, history, row,
+                     best)
     self.saver.save(self.session, self.run.checkpoint_prefix,
                     global_step=row['step'])
-    return keep_best(self.session, self.best_saver, self.run, history, row,
-                     best)
+    return kept
 
   def _report(self, row, improved, seconds, step_seconds):
     if self.config.verbose:
