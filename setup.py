@@ -40,6 +40,8 @@ setup(
         # distribution by name; scripts/install.sh adds it without deps so it
         # sits beside tensorflow-cpu instead of pulling a second TensorFlow.
         'test': ['pytest'],
+        # ONNX export and its check (export --onnx).
+        'onnx': ['tf2onnx>=1.17', 'onnxruntime'],
     },
     entry_points={
         'console_scripts': [

@@ -33,6 +33,7 @@ so `--model-path` alone rebuilds the same network.
 import argparse
 import dataclasses
 import os
+import signal
 import sys
 
 # Before TensorFlow loads: keep its C++ start-up chatter off the console.
@@ -48,20 +49,20 @@ from resnet_v1_graph import data
 from resnet_v1_graph import export
 from resnet_v1_graph import model as model_lib
 from resnet_v1_graph import recipes
-from resnet_v1_graph.checkpoints import convert
 from resnet_v1_graph.nets import registry
-from resnet_v1_graph.tools import launcher
+from resnet_v1_graph.tools import commands
 from resnet_v1_graph.tools import watch
 from resnet_v1_graph.training import cluster
 from resnet_v1_graph.training import finetune
 from resnet_v1_graph.training import replicas
 from resnet_v1_graph.training import rundir
 from resnet_v1_graph.training import session as session_lib
+from resnet_v1_graph.training import saving
 # pylint: enable=g-import-not-at-top
 
 # Fields that describe the data; they follow the dataset unless given.
 SHAPE_FIELDS = ('height', 'width', 'channel', 'num_classes')
-# Commands that need neither a dataset nor a model built from flags.
+
 TOOL_COMMANDS = ('checkpoint', 'export', 'convert', 'cluster', 'data')
 
 
@@ -105,31 +106,19 @@ def _add_config_flags(parser):
                                               else ''))
 
 
-def _add_data_flags(parser):
-  parser.add_argument('--dataset', default='digits', choices=data.DATASETS,
-                      help='digits is bundled; the others need --data-path')
-  parser.add_argument('--data-path', help='dataset file or folder')
-  parser.add_argument('--image-size', type=int,
-                      help='resize digits/folder/tfrecord images to this '
-                           'square size')
-  parser.add_argument('--skip-corrupt', action='store_true',
-                      help='tfrecord: skip damaged records and undecodable '
-                           'images (counted) instead of stopping')
-
-
 def build_parser():
   parser = argparse.ArgumentParser(
       prog='resnet-tf1', description=__doc__.split('\n\n')[0])
   parser.add_argument('--debug', action='store_true',
                       help='on an error, show the traceback as well as the '
                            'message')
-  commands = parser.add_subparsers(dest='command', required=True)
+  subcommands = parser.add_subparsers(dest='command', required=True)
   for name, text in (('train', 'train, then report test accuracy'),
                      ('evaluate', 'loss and accuracy on a split'),
                      ('predict', 'labels for image files or a split')):
-    command = commands.add_parser(name, help=text)
+    command = subcommands.add_parser(name, help=text)
     command.add_argument('--config', help='JSON or YAML file of settings')
-    _add_data_flags(command)
+    commands.add_data_flags(command)
     _add_config_flags(command)
     if name != 'train':
       command.add_argument('--split', default='test',
@@ -153,6 +142,11 @@ def build_parser():
                            help='with --watch: at least this long between '
                                 'evaluations (default 0)')
     if name == 'predict':
+      command.add_argument(
+          '--runtime', choices=('tensorflow', 'onnxruntime'),
+          default='tensorflow',
+          help='onnxruntime: run the checkpoint exported to ONNX (once, '
+               'kept under model_path/onnx; needs the [onnx] extra)')
       command.add_argument('--images', nargs='+',
                            help='image files (JPEG/PNG); default: the split')
       command.add_argument('--limit', type=int, default=10,
@@ -172,7 +166,7 @@ def build_parser():
           help="a paper's training recipe (optimizer, schedule, weight "
                "decay, batch, epochs); --config and flags override it")
       _add_cluster_flags(command)
-  _add_tool_commands(commands)
+  commands.add_tool_commands(subcommands)
   return parser
 
 
@@ -194,162 +188,6 @@ def _add_cluster_flags(parser):
                           'stops (default 30)')
 
 
-def _add_tool_commands(commands):
-  """Checkpoint tools, export and conversion: no dataset, no training."""
-  tools = commands.add_parser('checkpoint', help='inspect or diff checkpoints')
-  actions = tools.add_subparsers(dest='action', required=True)
-  inspect = actions.add_parser(
-      'inspect', help='variables by scope with totals, and the family')
-  inspect.add_argument('path', help='checkpoint prefix or directory, or a '
-                                    'Keras .h5/.weights.h5 file')
-  inspect.add_argument('--summary', action='store_true',
-                       help='one line per scope instead of every variable')
-  diff = actions.add_parser(
-      'diff', help='what restoring A into B misses, and the likely causes; '
-                   'exits 1 if A cannot restore B')
-  diff.add_argument('a', help='the checkpoint to restore')
-  diff.add_argument('b', nargs='?',
-                    help='a checkpoint to compare with (or use --model)')
-  diff.add_argument('--model', help="a model to compare with: 'resnet' "
-                                    "(with --depth) or e.g. resnet_v2_50")
-  diff.add_argument('--num-classes', type=int,
-                    help='classes of --model (default: none for slim, '
-                         '1001 for resnet)')
-  diff.add_argument('--depth', type=int, help="depth of --model resnet")
-  diff.add_argument('--channel', type=int, default=3,
-                    help='input channels of --model')
-  diff.add_argument('--no-arg-scope', dest='arg_scope', action='store_false',
-                    help='build the slim --model without resnet_arg_scope')
-  diff.add_argument('--training', action='store_true',
-                    help='build --model with its optimizer and global_step, '
-                         'as the trainer does')
-
-  export = commands.add_parser(
-      'export', help='SavedModel and frozen GraphDef for inference')
-  export.add_argument('--model-path', required=True,
-                      help='the training run (its config.json and '
-                           'checkpoints)')
-  export.add_argument('--checkpoint',
-                      help='default: the best, else the latest, checkpoint')
-  export.add_argument('--saved-model', help='SavedModel directory to create')
-  export.add_argument('--frozen', help='frozen GraphDef file (.pb) to write')
-  export.add_argument('--force', action='store_true',
-                      help='replace outputs that exist')
-
-  local = commands.add_parser(
-      'cluster', help='run `train` as a local cluster of ps and worker '
-                      'processes on 127.0.0.1')
-  local.add_argument('--ps', type=int, default=1,
-                     help='parameter servers (0: all-reduce among the '
-                          'workers)')
-  local.add_argument('--workers', type=int, default=2, help='workers')
-  local.add_argument('task_args', nargs=argparse.REMAINDER,
-                     help='-- train [flags]: what every task runs')
-
-  data_tools = commands.add_parser('data', help='convert datasets')
-  data_actions = data_tools.add_subparsers(dest='action', required=True)
-  to_tfrecord = data_actions.add_parser(
-      'to-tfrecord', help="write a dataset as TFRecord shards in slim's "
-                          "format (<name>_<split>_NNNNN-of-NNNNN.tfrecord, "
-                          "labels.txt)")
-  _add_data_flags(to_tfrecord)
-  to_tfrecord.add_argument('--output', required=True,
-                           help='directory to write the shards into')
-  to_tfrecord.add_argument('--shards', type=int, default=1,
-                           help='shards per split (default 1)')
-  to_tfrecord.add_argument('--name', help='dataset name in the shard names '
-                                          '(default: --dataset)')
-  to_tfrecord.add_argument('--force', action='store_true',
-                           help='replace shards of the same name')
-
-  convert = commands.add_parser(
-      'convert', help='Keras applications weights <-> checkpoints')
-  convert.add_argument('source', help='a Keras .h5/.weights.h5 file, or a '
-                                      'checkpoint prefix or directory')
-  convert.add_argument('output', help='a checkpoint prefix, or a Keras '
-                                      '.weights.h5 file')
-  convert.add_argument('--model', required=True,
-                       help="our side: a slim v2 network (resnet_v2_50, "
-                            "..., Keras ResNet50V2 and deeper) or 'resnet' "
-                            "with --depth (Keras ResNet50 and deeper)")
-  convert.add_argument('--depth', type=int, help="depth of --model resnet")
-  convert.add_argument('--force', action='store_true',
-                       help='replace an output that exists')
-  convert.add_argument('--num-classes', type=int,
-                       help='classes of the output: 1001 adds the background '
-                            'class, 1000 drops it (default: as the source)')
-
-
-def _run_tool(args):
-  """Runs `checkpoint`, `export`, `convert`, `cluster` or `data`; the exit
-  code."""
-  if args.command == 'data':
-    written = data.write_tfrecord(_load_data(args, None), args.output,
-                                  name=args.name or args.dataset,
-                                  num_shards=args.shards, force=args.force)
-    for split, paths in written.items():
-      print('%s: %d shard%s, %s' % (split, len(paths),
-                                     's' * (len(paths) > 1), paths[0]))
-    return 0
-  if args.command == 'cluster':
-    return launcher.launch(args.task_args, ps=args.ps, workers=args.workers)
-  if args.command == 'checkpoint':
-    if args.action == 'inspect':
-      print(checkpoints.format_inspection(
-          checkpoints.inspect(args.path),
-          list_variables=not args.summary))
-      return 0
-    if (args.b is None) == (args.model is None):
-      raise SystemExit('checkpoint diff: give a second checkpoint B or '
-                       '--model, not both')
-    if args.model:
-      target = checkpoints.model_variables(
-          args.model, num_classes=args.num_classes, depth=args.depth,
-          channel=args.channel, arg_scope=args.arg_scope,
-          training=args.training)
-      label = '%s%s, %s classes' % (
-          args.model, ' depth %d' % args.depth if args.depth else '',
-          args.num_classes or 'no')
-    else:
-      target, label = args.b, args.b
-    result = checkpoints.diff(args.a, target)
-    print(checkpoints.format_diff(result, (args.a, label)))
-    return 1 if result.missing or result.mismatched else 0
-  if args.command == 'export':
-    if not (args.saved_model or args.frozen):
-      raise SystemExit('export: give --saved-model DIR, --frozen FILE or '
-                       'both')
-    cfg = _run_config(args.model_path)
-    written = export.export_run(cfg.replace(verbose=False),
-                                checkpoint=args.checkpoint,
-                                saved_model=args.saved_model,
-                                frozen=args.frozen, force=args.force)
-    print(export.format_written(written))
-    return 0
-  written = convert.convert(args.source, args.output, args.model,
-                            depth=args.depth, num_classes=args.num_classes,
-                            force=args.force)
-  print('wrote %s (%s)' % (written, args.model))
-  return 0
-
-
-def _load_data(args, saved):
-  """The dataset the flags name; a saved run fixes its image shape."""
-  options = {}
-  if args.dataset in ('digits', 'folder', 'tfrecord'):
-    size = args.image_size or (saved.height if saved else None)
-    if size:
-      options['image_size'] = (size if args.dataset == 'digits'
-                               else (size, size))
-  if args.dataset == 'tfrecord':
-    options['skip_corrupt'] = args.skip_corrupt
-    if saved:
-      options['channels'] = saved.channel
-  elif args.skip_corrupt:
-    raise SystemExit('--skip-corrupt applies to --dataset tfrecord only')
-  return data.load(args.dataset, args.data_path, **options)
-
-
 def _settings(args, source, saved, recipe=None):
   """Config: saved run < recipe < --config file < flags; shape from the
   data."""
@@ -364,16 +202,6 @@ def _settings(args, source, saved, recipe=None):
                  num_classes=source.num_classes)
     cfg = cfg.replace(**{k: v for k, v in shape.items() if k not in flags})
   return cfg.replace(**flags)
-
-
-def _run_config(model_path):
-  """The config of the run in `model_path`; FileNotFoundError if none."""
-  cfg = rundir.RunDir.read_config(model_path)
-  if cfg is None:
-    raise FileNotFoundError(
-        'no %s in %s: not a training run (train one with `resnet-tf1 train '
-        '--model-path %s`)' % (rundir.CONFIG_FILE, model_path, model_path))
-  return cfg
 
 
 def _model_path(args):
@@ -404,7 +232,7 @@ def _initialize_from(model, checkpoint, exclude):
 # Errors whose message says what is wrong and what to do: the command
 # prints the message alone (--debug shows the traceback too). ClusterError
 # and CheckpointMismatchError are ValueErrors.
-USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError,
+USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, ImportError,
                NotADirectoryError, PermissionError, FloatingPointError,
                rundir.RunLockedError)
 
@@ -419,11 +247,15 @@ def main(argv=None):
       raise
     print('resnet-tf1 %s: %s' % (args.command, error), file=sys.stderr)
     return 2
+  except saving.TrainingStopped as stopped:
+    print('resnet-tf1 %s: %s' % (args.command, stopped), file=sys.stderr)
+    # The shell's convention: 128 + the signal's number.
+    return 128 + getattr(signal, stopped.signal_name)
 
 
 def _main(args):
-  if args.command in TOOL_COMMANDS:
-    return _run_tool(args)
+  if args.command in commands.TOOL_COMMANDS:
+    return commands.run_tool(args)
   role = _cluster_role(args)
   if role is not None and role.job == 'ps':
     _serve(args, role)
@@ -432,12 +264,15 @@ def _main(args):
   saved = _saved_config(args) if args.command != 'train' else None
   source = None
   if args.command != 'predict' or not args.images:
-    source = _load_data(args, saved)
+    source = commands.load_data(args, saved)
   cfg = _settings(args, source, saved)
   if args.command == 'train':
     cfg = _train_settings(args, cfg, source)
   if role is not None:
     return _train_in_cluster(args, role, cfg, source)
+  if args.command == 'predict' and args.runtime == 'onnxruntime':
+    _predict(args, export.OnnxPredictor(cfg, args.weights), source)
+    return 0
   model = classifier.Classifier(cfg)
   if getattr(args, 'weights', None):
     model.load_weights(args.weights)
@@ -488,7 +323,7 @@ def _watch(args):
     print('no training run appeared in %s within %g s' % (model_path,
                                                           args.timeout))
     return 1
-  source = _load_data(args, saved)
+  source = commands.load_data(args, saved)
   cfg = _settings(args, source, saved)
   results = watch.watch(cfg, getattr(source, args.split), args.timeout,
                         interval=args.interval,
@@ -565,7 +400,8 @@ def _train_in_cluster(args, role, cfg, source):
 
 
 def _predict(args, model, source):
-  """Prints a label per image file, or predicted and true labels of a split."""
+  """Prints a label per image file, or predicted and true labels of a split
+  (`model`: anything with `config` and `predict`)."""
   cfg = model.config
   if args.images:
     labels = model.predict(data.read_images(args.images, cfg.height,

@@ -94,6 +94,11 @@ class Config:
     summary_path: Directory for TensorBoard events and the curves PNG.
     validate_every: Also validate every this many steps (0: once per epoch).
     max_to_keep: How many latest checkpoints to keep.
+    save_every_steps: Also save the latest checkpoint every this many steps
+      within an epoch (0: only at each epoch's end); a run resumed from one
+      continues the epoch where it stopped.
+    save_every_seconds: Also save the latest checkpoint when this many
+      seconds passed since the last save (0: never by time).
     shuffle_buffer: tf.data shuffle buffer size (0: the whole split).
     seed: Graph-level random seed (initialisation and shuffling).
     weight_decay: L2 weight decay added to the loss (0 as in the classic
@@ -145,6 +150,8 @@ class Config:
   summary_path: str = 'runs/summary'
   validate_every: int = 0
   max_to_keep: int = 5
+  save_every_steps: int = 0
+  save_every_seconds: float = 0.0
   shuffle_buffer: int = 0
   seed: int = 0
   weight_decay: float = 0.0
@@ -269,8 +276,11 @@ def _validate(cfg):
   check(isinstance(cfg.num_classes, int) and cfg.num_classes >= 2,
         'num_classes must be an integer >= 2, got %r' % (cfg.num_classes,))
   for name in ('validate_every', 'shuffle_buffer', 'seed', 'intra_op_threads',
-               'inter_op_threads'):
+               'inter_op_threads', 'save_every_steps'):
     whole(name, 0)
+  seconds = number('save_every_seconds')
+  check(seconds is None or 0 <= seconds < float('inf'),
+        'save_every_seconds must be a finite number >= 0, got %r' % seconds)
   lr = number('learning_rate')
   # The graph computes in float32: a rate beyond its range is infinite.
   check(lr is None or 0 < lr <= FLOAT32_MAX,

@@ -1,6 +1,7 @@
-"""Exporting a trained model for inference: SavedModel and frozen GraphDef.
+"""Exporting a trained model for inference: SavedModel, frozen GraphDef and
+ONNX.
 
-Both are written from a clean inference graph, not the training graph: an
+All are written from a clean inference graph, not the training graph: an
 `images` placeholder, the network with batch norm fixed in inference mode
 (`is_training` is the Python constant False, so no switch on a placeholder
 remains), and the outputs. No dataset iterator, loss, optimizer or global
@@ -16,7 +17,15 @@ The names are the contract with serving code:
   * output `classes`: int64 [batch], the most probable class.
 
 In the frozen GraphDef they are node names (tensors `images:0`, ...); the
-SavedModel's `serving_default` signature uses them as keys.
+SavedModel's `serving_default` signature uses them as keys; the ONNX model
+names its input and outputs `images:0`, `logits:0`, ... (tf2onnx keeps the
+tensor names).
+
+ONNX export converts the frozen graph with tf2onnx and checks the result
+right after writing it: ONNX Runtime runs a batch of random images, and the
+logits must agree with TensorFlow's within `ONNX_TOLERANCE` of their scale.
+tf2onnx and onnxruntime are an optional extra: `pip install
+'resnet-tf1[onnx]'`.
 
 Typical use:
 
@@ -24,7 +33,8 @@ Typical use:
   from resnet_v1_graph.training import rundir
 
   cfg = rundir.RunDir.read_config('runs/m')
-  export.export_run(cfg, saved_model='out/saved_model', frozen='out/frozen.pb')
+  export.export_run(cfg, saved_model='out/saved_model', frozen='out/frozen.pb',
+                    onnx='out/model.onnx')
 
   # Serving, TF2 eager:
   serve = tf.saved_model.load('out/saved_model').signatures['serving_default']
@@ -35,9 +45,11 @@ import collections
 import os
 import shutil
 
+import numpy as np
 import tensorflow.compat.v1 as tf
 
 from resnet_v1_graph import checkpoints
+from resnet_v1_graph import data
 from resnet_v1_graph import model as model_lib
 from resnet_v1_graph import optimization
 from resnet_v1_graph import preprocessing
@@ -47,6 +59,14 @@ from resnet_v1_graph.training import session as session_lib
 INPUT_NAME = 'images'
 OUTPUT_NAMES = ('logits', 'probabilities', 'classes')
 SIGNATURE_NAME = 'serving_default'
+# The largest ONNX-vs-TensorFlow logit difference accepted, as a fraction of
+# the largest logit's magnitude (float32 sums in another order).
+ONNX_TOLERANCE = 1e-4
+# The batch of random images the check runs.
+ONNX_CHECK_BATCH = 4
+ONNX_EXTRA_MESSAGE = ("ONNX export needs tf2onnx and onnxruntime: pip install "
+                      "'resnet-tf1[onnx]' (or pip install tf2onnx "
+                      "onnxruntime)")
 
 InferenceGraph = collections.namedtuple(
     'InferenceGraph', ['graph', 'images', 'outputs', 'saver'])
@@ -90,10 +110,11 @@ def inference_graph(model):
   return InferenceGraph(graph, images, outputs, saver)
 
 
-def _check_new(saved_model=None, frozen=None, force=False):
+def _check_new(saved_model=None, frozen=None, force=False, onnx=None):
   """Raises FileExistsError if an output exists, unless `force`."""
   for path, what in ((saved_model, 'SavedModel directory'),
-                     (frozen, 'frozen GraphDef file')):
+                     (frozen, 'frozen GraphDef file'),
+                     (onnx, 'ONNX file')):
     if path and os.path.exists(path) and not force:
       raise FileExistsError(
           '%s exists; give a new %s, or --force (force=True) to replace it'
@@ -142,19 +163,152 @@ def write_frozen(session, inference, path, force=False):
     FileExistsError: If `path` exists and `force` is False.
   """
   _check_new(frozen=path, force=force)
-  graph_def = tf.graph_util.convert_variables_to_constants(
+  _write_file(path, _frozen_graph_def(session, inference).SerializeToString())
+  return path
+
+
+def _frozen_graph_def(session, inference):
+  return tf.graph_util.convert_variables_to_constants(
       session, inference.graph.as_graph_def(), list(OUTPUT_NAMES))
+
+
+def _write_file(path, contents):
+  """Writes `contents` under a temporary name, then renames it to `path`."""
   directory = os.path.dirname(path)
   if directory:
     os.makedirs(directory, exist_ok=True)
   partial = path + '.partial'
   with open(partial, 'wb') as f:
-    f.write(graph_def.SerializeToString())
+    f.write(contents)
   _replace(partial, path)
-  return path
 
 
-def export(model, checkpoint, saved_model=None, frozen=None, force=False):
+def _onnx_modules():
+  try:  # The optional [onnx] extra: imported only when ONNX is asked for.
+    import onnxruntime
+    import tf2onnx
+  except ImportError as error:
+    raise ImportError('%s (%s)' % (ONNX_EXTRA_MESSAGE, error)) from None
+  return tf2onnx, onnxruntime
+
+
+def write_onnx(session, inference, path, force=False):
+  """Converts the inference graph to ONNX, writes it, and checks it.
+
+  Returns:
+    (path, the largest logit difference from TensorFlow on the check batch,
+    the largest logit's magnitude).
+
+  Raises:
+    ImportError: Without tf2onnx and onnxruntime; the message says what to
+      install.
+    FileExistsError: If `path` exists and `force` is False.
+    ValueError: If ONNX Runtime's logits differ from TensorFlow's by more
+      than `ONNX_TOLERANCE` of their scale; nothing is written.
+  """
+  tf2onnx, onnxruntime = _onnx_modules()
+  _check_new(onnx=path, force=force)
+  graph_def = _frozen_graph_def(session, inference)
+  model, _ = tf2onnx.convert.from_graph_def(
+      graph_def, input_names=[INPUT_NAME + ':0'],
+      output_names=[name + ':0' for name in OUTPUT_NAMES])
+  contents = model.SerializeToString()
+  images = np.random.default_rng(0).random(
+      [ONNX_CHECK_BATCH] + inference.images.shape.as_list()[1:],
+      dtype=np.float32)
+  expected = session.run(inference.outputs['logits'],
+                         {inference.images: images})
+  runtime = onnxruntime.InferenceSession(
+      contents, providers=['CPUExecutionProvider'])
+  got, = runtime.run(['logits:0'], {INPUT_NAME + ':0': images})
+  scale = float(np.abs(expected).max())
+  gap = float(np.abs(got - expected).max())
+  if gap > ONNX_TOLERANCE * max(scale, 1.):
+    raise ValueError(
+        'the ONNX model\'s logits differ from TensorFlow\'s by up to %g '
+        '(scale %g, tolerance %g of it); %s was not written'
+        % (gap, scale, ONNX_TOLERANCE, path))
+  _write_file(path, contents)
+  return path, gap, scale
+
+
+class OnnxPredictor:
+  """A training run's network in ONNX Runtime, with the classifier's
+  `predict_proba` and `predict`.
+
+  The checkpoint is exported (and checked, see `write_onnx`) once, to
+  `RunDir.onnx_path`, and exported again when the checkpoint is newer than
+  that file.
+
+  Args:
+    cfg: The run's `config.Config`.
+    checkpoint: A checkpoint prefix (one with the network's weights alone
+      does); default the best of the run, else the latest.
+
+  Raises:
+    ImportError: Without tf2onnx and onnxruntime.
+    FileNotFoundError: If the run has no checkpoint.
+  """
+
+  def __init__(self, cfg, checkpoint=None):
+    _, onnxruntime = _onnx_modules()
+    run = rundir.RunDir.from_config(cfg)
+    if checkpoint is None:
+      checkpoint = run.best_or_latest_checkpoint()
+      if checkpoint is None:
+        raise FileNotFoundError('no checkpoint in %s; train first' %
+                                cfg.model_path)
+    checkpoint = checkpoints.resolve_checkpoint(checkpoint)
+    self.path = run.onnx_path(checkpoint)
+    if (not os.path.exists(self.path) or os.path.getmtime(self.path) <
+        os.path.getmtime(checkpoint + '.index')):
+      export(model_lib.GraphModel(cfg), checkpoint, onnx=self.path,
+             force=True)
+    self.config = cfg
+    self.checkpoint = checkpoint
+    self._session = onnxruntime.InferenceSession(
+        self.path, providers=['CPUExecutionProvider'])
+
+  def predict_proba(self, images):
+    """Class probabilities [N, num_classes] of uint8 or [0, 1] images."""
+    cfg = self.config
+    images = data.to_unit_range(images)
+    if images.ndim == 3:
+      images = images[None]
+    expected = (cfg.height, cfg.width, cfg.channel)
+    if images.ndim != 4 or images.shape[1:] != expected:
+      raise ValueError('images must be [N, %d, %d, %d], got shape %s'
+                       % (expected + (images.shape,)))
+    probabilities, = self._session.run(['probabilities:0'],
+                                       {INPUT_NAME + ':0': images})
+    return probabilities
+
+  def predict(self, images):
+    """One label per image, int64 [N]."""
+    return np.argmax(self.predict_proba(images), axis=1).astype(np.int64)
+
+
+def run_onnx(path, images, output='probabilities'):
+  """Runs an ONNX model that `write_onnx` wrote, with ONNX Runtime.
+
+  Args:
+    path: The `.onnx` file.
+    images: float32 `[N, height, width, channels]`.
+    output: One of `OUTPUT_NAMES`.
+
+  Returns:
+    The output as a numpy array.
+  """
+  _, onnxruntime = _onnx_modules()
+  runtime = onnxruntime.InferenceSession(
+      path, providers=['CPUExecutionProvider'])
+  result, = runtime.run([output + ':0'],
+                        {INPUT_NAME + ':0': np.asarray(images, np.float32)})
+  return result
+
+
+def export(model, checkpoint, saved_model=None, frozen=None, force=False,
+           onnx=None):
   """Exports `model` with the weights of `checkpoint`.
 
   Args:
@@ -163,16 +317,21 @@ def export(model, checkpoint, saved_model=None, frozen=None, force=False):
     saved_model: A SavedModel directory to create, or None.
     frozen: A frozen GraphDef file to write, or None.
     force: Replace outputs that exist.
+    onnx: An ONNX file to write (and check), or None.
 
   Returns:
-    A dict of what was written: `checkpoint`, and `saved_model` and/or
-    `frozen` paths.
+    A dict of what was written: `checkpoint`, and the `saved_model`,
+    `frozen` and `onnx` paths asked for; with `onnx`, also `onnx_gap` and
+    `onnx_scale` (see `write_onnx`).
 
   Raises:
     checkpoints.CheckpointMismatchError: If the checkpoint does not fit.
     FileExistsError: If an output exists and `force` is False.
+    ImportError: For `onnx` without tf2onnx and onnxruntime.
   """
-  _check_new(saved_model, frozen, force)
+  _check_new(saved_model, frozen, force, onnx)
+  if onnx:
+    _onnx_modules()  # Before any work: say what to install.
   inference = inference_graph(model)
   checkpoints.check(checkpoint, inference.graph.get_collection(
       tf.GraphKeys.GLOBAL_VARIABLES))
@@ -184,11 +343,14 @@ def export(model, checkpoint, saved_model=None, frozen=None, force=False):
                                                  saved_model, force)
     if frozen:
       written['frozen'] = write_frozen(session, inference, frozen, force)
+    if onnx:
+      written['onnx'], written['onnx_gap'], written['onnx_scale'] = (
+          write_onnx(session, inference, onnx, force))
   return written
 
 
 def export_run(cfg, checkpoint=None, saved_model=None, frozen=None,
-               force=False):
+               force=False, onnx=None):
   """Exports a training run: the model `cfg` describes, its best checkpoint.
 
   Args:
@@ -196,7 +358,7 @@ def export_run(cfg, checkpoint=None, saved_model=None, frozen=None,
       `model` names the network and its `model_path` holds the checkpoints.
     checkpoint: A checkpoint prefix; default the best of the run, else the
       latest.
-    saved_model, frozen, force: As in `export`.
+    saved_model, frozen, force, onnx: As in `export`.
 
   Returns:
     As `export`.
@@ -205,14 +367,15 @@ def export_run(cfg, checkpoint=None, saved_model=None, frozen=None,
     FileNotFoundError: If the run has no checkpoint.
     FileExistsError: If an output exists and `force` is False.
   """
-  _check_new(saved_model, frozen, force)
+  _check_new(saved_model, frozen, force, onnx)
   if checkpoint is None:
     checkpoint = rundir.RunDir.from_config(cfg).best_or_latest_checkpoint()
     if checkpoint is None:
       raise FileNotFoundError('no checkpoint in %s; train first' %
                               cfg.model_path)
   return export(model_lib.GraphModel(cfg), checkpoint,
-                saved_model=saved_model, frozen=frozen, force=force)
+                saved_model=saved_model, frozen=frozen, force=force,
+                onnx=onnx)
 
 
 def format_written(written):
@@ -225,6 +388,11 @@ def format_written(written):
   if 'frozen' in written:
     lines.append('  frozen GraphDef: %s (input node %s, output nodes %s)' % (
         written['frozen'], INPUT_NAME, ', '.join(OUTPUT_NAMES)))
+  if 'onnx' in written:
+    lines.append('  ONNX: %s (checked with ONNX Runtime: logits within %.2g '
+                 'of TensorFlow\'s, scale %.3g)' % (
+                     written['onnx'], written['onnx_gap'],
+                     written['onnx_scale']))
   return '\n'.join(lines)
 
 

@@ -61,7 +61,7 @@ def test_bad_command_lines(run, tmp_path, capsys):
   assert cli.main(['train', '--depth', '19', '--model-path',
                    str(tmp_path)]) == 2
   err = capsys.readouterr().err
-  assert err.startswith('resnet-tf1 train: unknown depth 19')
+  assert err.startswith('resnet-tf1 train: invalid config: unknown depth 19')
   assert 'Traceback' not in err
   with pytest.raises(ValueError, match='unknown depth 19'):
     cli.main(['--debug', 'train', '--depth', '19', '--model-path',

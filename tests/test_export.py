@@ -208,3 +208,95 @@ def test_saved_model_is_never_overwritten(exported, tmp_path, capsys):
   assert 'no config.json' in capsys.readouterr().err
   with pytest.raises(SystemExit):
     cli.main(['export', '--model-path', run])  # Nothing to write.
+
+
+@pytest.mark.parametrize('name,options,size', [
+    ('resnet', dict(depth=18, channel=1), SIZE),
+    ('resnet', dict(depth=18, channel=1), 48),
+    ('resnet_v2_50', dict(channel=3), 48)])
+def test_onnx_round_trip(name, options, size, tmp_path):
+  rng = np.random.RandomState(size)
+  net = classifier.build(name, height=size, width=size, num_classes=CLASSES,
+                         model_path=str(tmp_path / 'model'),
+                         summary_path=str(tmp_path / 'summary'),
+                         verbose=False, **options)
+  session = _trained_looking(net, rng)
+  os.makedirs(tmp_path / 'model')
+  with net.graph.as_default():
+    checkpoint = net.trainer.saver.save(
+        session, str(tmp_path / 'model' / 'model.ckpt'), global_step=3)
+  images = rng.uniform(0, 1, (3, size, size, net.config.channel)).astype(
+      np.float32)
+  expected = dict(zip(('logits', 'probabilities', 'classes'), session.run(
+      [net.logits, net.probabilities, net.prediction], {net.input_x: images})))
+  session.close()
+  path = str(tmp_path / 'model.onnx')
+  written = export.export(net, checkpoint, onnx=path)
+  assert written['onnx'] == path
+  assert written['onnx_gap'] <= export.ONNX_TOLERANCE * max(
+      1., written['onnx_scale'])
+  print('%s at %d: ONNX Runtime vs TensorFlow logits %.2g (scale %.3g)' % (
+      name, size, written['onnx_gap'], written['onnx_scale']))
+  # Run again here, on images the check never saw, against the training
+  # graph's own outputs in inference mode.
+  for output in ('logits', 'probabilities'):
+    got = export.run_onnx(path, images, output)
+    scale = max(1., np.abs(expected[output]).max())
+    np.testing.assert_allclose(got, expected[output],
+                               atol=export.ONNX_TOLERANCE * scale)
+  np.testing.assert_array_equal(export.run_onnx(path, images, 'classes'),
+                                expected['classes'])
+  # It is an output like the others: never replaced without force.
+  with pytest.raises(FileExistsError, match='ONNX file, or --force'):
+    export.export(net, checkpoint, onnx=path)
+
+
+def test_onnx_without_the_extra_says_what_to_install(exported, tmp_path,
+                                                     monkeypatch, capsys):
+  run = os.path.join(exported['resnet'][3], 'model')
+  monkeypatch.setitem(sys.modules, 'tf2onnx', None)  # import fails
+  assert cli.main(['export', '--model-path', run, '--onnx',
+                   str(tmp_path / 'm.onnx')]) == 2
+  assert "pip install 'resnet-tf1[onnx]'" in capsys.readouterr().err
+  assert not os.path.exists(tmp_path / 'm.onnx')
+
+
+def test_predict_with_onnxruntime_matches_tensorflow(exported, tmp_path,
+                                                     capsys):
+  run = os.path.join(exported['resnet'][3], 'model')
+  cfg = rundir.RunDir.read_config(run)
+  rng = np.random.RandomState(5)
+  pixels = rng.randint(0, 256, (6, SIZE, SIZE, 1)).astype(np.uint8)
+  model = classifier.Classifier(cfg)
+  expected = model.predict_proba(pixels)
+  model.close()
+  predictor = export.OnnxPredictor(cfg)
+  assert predictor.path == os.path.join(run, 'onnx', 'model.ckpt-7.onnx')
+  got = predictor.predict_proba(pixels)
+  np.testing.assert_allclose(got, expected,
+                             atol=export.ONNX_TOLERANCE * max(
+                                 1., np.abs(expected).max()))
+  np.testing.assert_array_equal(predictor.predict(pixels),
+                                np.argmax(expected, axis=1))
+  # Exported once: a second predictor reads the same file.
+  written = os.path.getmtime(predictor.path)
+  assert export.OnnxPredictor(cfg).path == predictor.path
+  assert os.path.getmtime(predictor.path) == written
+  paths = []
+  for i, image in enumerate(pixels):
+    paths.append(str(tmp_path / ('%d.png' % i)))
+    with open(paths[-1], 'wb') as f:
+      f.write(_png(image))
+  labels = {}
+  for runtime in ('tensorflow', 'onnxruntime'):
+    assert cli.main(['predict', '--model-path', run, '--runtime', runtime,
+                     '--images'] + paths) == 0
+    labels[runtime] = capsys.readouterr().out
+  assert labels['onnxruntime'] == labels['tensorflow']
+  assert labels['tensorflow'].splitlines()[0] == '%s\t%d' % (
+      paths[0], np.argmax(expected[0]))
+
+
+def _png(image):
+  with tf.Graph().as_default(), tf.Session() as session:
+    return session.run(tf.image.encode_png(image))

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -25,7 +26,9 @@ from resnet_v1_graph import data
 from resnet_v1_graph import export
 from resnet_v1_graph import ResNet
 from resnet_v1_graph.checkpoints import convert
+from resnet_v1_graph.data import splits
 from resnet_v1_graph.training import rundir
+from resnet_v1_graph.training import saving
 from resnet_v1_graph.training import trainer as trainer_lib
 
 SIZE = 16
@@ -54,6 +57,21 @@ def _train(path, epochs, **kwargs):
   return model, history
 
 
+@pytest.fixture(scope='module')
+def one_epoch(tmp_path_factory):
+  """A run trained for one epoch, to copy: `_copy_run(one_epoch, path)`."""
+  path = tmp_path_factory.mktemp('one_epoch')
+  _train(path, 1)[0].close()
+  return path
+
+
+def _copy_run(source, path):
+  """A copy of a run (its state files hold relative paths, so the copy
+  resumes from its own checkpoints)."""
+  for name in ('model', 'summary'):
+    shutil.copytree(source / name, path / name)
+
+
 def _hashes(directory):
   """{file name: sha256} of every file under `directory`."""
   found = {}
@@ -74,31 +92,35 @@ def _probabilities(path, images):
     model.close()
 
 
-@pytest.mark.parametrize('damage', ['junk', 'stale', 'missing'])
-def test_a_damaged_state_file_resumes_from_the_files(damage, tmp_path):
-  _train(tmp_path, 1)[0].close()
+def test_a_damaged_state_file_resumes_from_the_files(one_epoch, tmp_path):
+  _copy_run(one_epoch, tmp_path)
   model_path = tmp_path / 'model'
-  first = {n: h for n, h in _hashes(model_path).items()
-           if n.startswith('model.ckpt-5.')}
-  assert len(first) == 3  # .index, .data, .meta
   state = model_path / 'checkpoint'
-  if damage == 'junk':
-    state.write_text('junk\n')
-  elif damage == 'stale':  # It names a checkpoint that was deleted.
-    state.write_text('model_checkpoint_path: "model.ckpt-99"\n')
-  else:
-    state.unlink()
-  model, history = _train(tmp_path, 2)
-  # Resumed at step 5 and trained epoch 2 only: nothing was overwritten.
-  assert history['step'] == [STEPS, 2 * STEPS]
-  assert model.trainer.session.run(model.global_step) == 2 * STEPS
-  model.close()
-  after = _hashes(model_path)
-  assert {n: after.get(n) for n in first} == first
+  damages = {
+      'junk': lambda: state.write_text('junk\n'),
+      # It names a checkpoint that was deleted.
+      'stale': lambda: state.write_text(
+          'model_checkpoint_path: "model.ckpt-99"\n'),
+      'missing': state.unlink}
+  for epochs, (name, damage) in enumerate(damages.items(), start=2):
+    done = (epochs - 1) * STEPS
+    saved = {n: h for n, h in _hashes(model_path).items()
+             if n.startswith('model.ckpt-%d.' % done)}
+    assert len(saved) == 3, name  # .index, .data, .meta
+    damage()
+    model, history = _train(tmp_path, epochs)
+    # Resumed at the last step and trained one epoch: nothing overwritten.
+    assert history['step'][-2:] == [done, done + STEPS], name
+    assert model.trainer.session.run(model.global_step) == done + STEPS
+    model.close()
+    after = _hashes(model_path)
+    assert {n: after.get(n) for n in saved} == saved, name
 
 
-def test_a_copied_and_a_moved_run_use_their_own_checkpoints(tmp_path):
-  _train(tmp_path / 'a', 1)[0].close()
+def test_a_copied_and_a_moved_run_use_their_own_checkpoints(one_epoch,
+                                                           tmp_path):
+  (tmp_path / 'a').mkdir()
+  _copy_run(one_epoch, tmp_path / 'a')
   # The state files hold relative paths.
   for state in ('model/checkpoint', 'model/best/checkpoint'):
     text = (tmp_path / 'a' / state).read_text()
@@ -116,7 +138,8 @@ def test_a_copied_and_a_moved_run_use_their_own_checkpoints(tmp_path):
 
 
 def test_a_truncated_latest_checkpoint_falls_back_to_the_one_before(
-    tmp_path, capsys):
+    one_epoch, tmp_path, capsys):
+  _copy_run(one_epoch, tmp_path)
   _train(tmp_path, 2)[0].close()
   data_file = tmp_path / 'model' / 'model.ckpt-10.data-00000-of-00001'
   size = os.path.getsize(data_file)
@@ -139,8 +162,9 @@ def test_a_truncated_latest_checkpoint_falls_back_to_the_one_before(
     _train(tmp_path, 4)
 
 
-def test_weights_that_become_nan_are_never_saved(tmp_path, monkeypatch):
-  _train(tmp_path, 1)[0].close()
+def test_weights_that_become_nan_are_never_saved(one_epoch, tmp_path,
+                                                monkeypatch):
+  _copy_run(one_epoch, tmp_path)
   model_path = tmp_path / 'model'
 
   def saved():
@@ -185,8 +209,8 @@ def test_weights_that_become_nan_are_never_saved(tmp_path, monkeypatch):
     config_lib.DEFAULTS.replace(learning_rate=float('inf'))
 
 
-def test_a_failed_resume_leaves_the_run_as_it_was(tmp_path):
-  _train(tmp_path, 1)[0].close()
+def test_a_failed_resume_leaves_the_run_as_it_was(one_epoch, tmp_path):
+  _copy_run(one_epoch, tmp_path)
   before = _hashes(tmp_path)
   with pytest.raises(checkpoints.CheckpointMismatchError):
     _train(tmp_path, 2, depth=34)
@@ -195,8 +219,9 @@ def test_a_failed_resume_leaves_the_run_as_it_was(tmp_path):
   assert saved.depth == 18
 
 
-def test_a_kill_before_the_latest_save_loses_no_epoch(tmp_path, monkeypatch):
-  _train(tmp_path, 1)[0].close()
+def test_a_kill_before_the_latest_save_loses_no_epoch(one_epoch, tmp_path,
+                                                      monkeypatch):
+  _copy_run(one_epoch, tmp_path)
   save = tf.train.Saver.save
 
   def killed(self, session, prefix, *args, **kwargs):
@@ -247,8 +272,8 @@ def test_a_second_writer_is_refused_while_the_first_lives(tmp_path):
   assert not os.path.exists(run.lock_path)
 
 
-def test_leftovers_of_a_killed_save_are_removed(tmp_path, capsys):
-  _train(tmp_path, 1)[0].close()
+def test_leftovers_of_a_killed_save_are_removed(one_epoch, tmp_path, capsys):
+  _copy_run(one_epoch, tmp_path)
   model_path = tmp_path / 'model'
   leftovers = [model_path / 'model.ckpt-10.data-00000-of-00001.tempstate123',
                model_path / 'checkpoint.tmp0a1b', model_path / 'best' /
@@ -263,35 +288,25 @@ def test_leftovers_of_a_killed_save_are_removed(tmp_path, capsys):
     assert 'removed %s' % path in out
 
 
-@pytest.mark.parametrize('dtype', ['int32', 'int64'])
-def test_a_checkpoint_with_either_global_step_dtype_resumes(dtype,
+@pytest.mark.parametrize('dtype', [np.int32, np.int64])
+def test_a_checkpoint_with_either_global_step_dtype_resumes(dtype, one_epoch,
                                                             tmp_path):
-  _train(tmp_path / 'ours', 1)[0].close()
-  source = str(tmp_path / 'ours' / 'model' / 'model.ckpt-5')
-  values = {name: tf.train.load_checkpoint(source).get_tensor(name)
-            for name in checkpoints.read_variables(source)}
+  source = str(one_epoch / 'model' / 'model.ckpt-5')
+  values = checkpoints.read_arrays(source)
   assert values['global_step'].dtype == np.int64  # What we write.
-  # The same checkpoint rewritten as a class whose step is
-  # tf.Variable(0) (int32) or get_or_create_global_step (int64) writes it,
-  # at step 7.
-  with tf.Graph().as_default(), tf.Session() as session:
-    variables = [tf.Variable(value, name=name) for name, value in
-                 values.items() if name != 'global_step']
-    if dtype == 'int32':
-      step = tf.Variable(7, trainable=False, name='global_step')
-    else:
-      step = tf.train.get_or_create_global_step()
-    assert step.dtype.base_dtype.name == dtype
-    session.run(tf.global_variables_initializer())
-    step.load(7, session)
-    os.makedirs(tmp_path / 'seed' / 'model')
-    tf.train.Saver(variables + [step]).save(
-        session, str(tmp_path / 'seed' / 'model' / 'model.ckpt'),
-        global_step=7)
-  model = _model(tmp_path / 'seed', epoch=3, verbose=False)
+  # The same checkpoint as a class whose step is tf.Variable(0) (int32) or
+  # get_or_create_global_step (int64) writes it, at step 7.
+  values['global_step'] = np.asarray(7, dtype)
+  convert.write_checkpoint(values,
+                           str(tmp_path / 'seed' / 'model' / 'model.ckpt-7'))
+  assert checkpoints.read_variables(
+      str(tmp_path / 'seed' / 'model'))['global_step'].dtype == (
+          np.dtype(dtype).name)
+  model = _model(tmp_path / 'seed', epoch=2, verbose=False)
   history = model.fit(_split())
-  # 40 examples, 5 steps an epoch: step 7 is in epoch 2, which trains on.
-  assert history['step'] == [7 + STEPS, 7 + 2 * STEPS]
+  # 40 examples, 5 steps an epoch: step 7 is within epoch 2, which goes on
+  # with its 3 remaining steps.
+  assert history['step'] == [2 * STEPS]
   weights = model.trainer.session.run(
       [v for v in model.graph.get_collection('variables')
        if v.op.name == 'dense/kernel'][0])
@@ -309,8 +324,10 @@ def test_a_checkpoint_with_either_global_step_dtype_resumes(dtype,
   restored.close()
 
 
-def test_weights_only_checkpoints_load_in_one_call(tmp_path, capsys):
-  model, _ = _train(tmp_path / 'run', 1)
+def test_weights_only_checkpoints_load_in_one_call(one_epoch, tmp_path,
+                                                   capsys):
+  model = _model(one_epoch)
+  model.restore()
   images = _split(2).arrays()[0][:6]
   expected = model.predict_proba(images)
   # The network's weights alone, as `convert` or an inference export
@@ -356,8 +373,9 @@ def test_weights_only_checkpoints_load_in_one_call(tmp_path, capsys):
     _model(tmp_path / 'other').load_weights(partial)
 
 
-def test_nothing_saved_is_replaced_without_force(tmp_path, capsys):
-  _train(tmp_path / 'run', 1)[0].close()
+def test_nothing_saved_is_replaced_without_force(one_epoch, tmp_path, capsys):
+  (tmp_path / 'run').mkdir()
+  _copy_run(one_epoch, tmp_path / 'run')
   model_path = tmp_path / 'run' / 'model'
   frozen = tmp_path / 'net.pb'
   frozen.write_bytes(b'an older export')
@@ -396,3 +414,193 @@ def test_nothing_saved_is_replaced_without_force(tmp_path, capsys):
   assert not (saved_model / 'keep.txt').exists()
   assert (saved_model / 'saved_model.pb').exists()
   assert not os.path.exists(str(frozen) + '.partial')
+
+
+def _weights(model, names=('dense/kernel', 'First_Conv/kernel')):
+  with model.graph.as_default():
+    variables = [v for v in tf.global_variables() if v.op.name in names]
+    return dict(zip([v.op.name for v in variables],
+                    model.trainer.session.run(variables)))
+
+
+def test_a_stop_within_an_epoch_saves_and_resumes_where_it_stopped(
+    tmp_path, monkeypatch):
+  straight, history = _train(tmp_path / 'straight', 2)
+  expected = _weights(straight)
+  straight.close()
+  check_finite = trainer_lib.Trainer._check_finite
+
+  def interrupt_at_step_7(self, loss, step, epoch):
+    check_finite(self, loss, step, epoch)
+    if step == 7:  # Ctrl-C during step 7: it ends, is saved, then stops.
+      os.kill(os.getpid(), signal.SIGINT)
+
+  monkeypatch.setattr(trainer_lib.Trainer, '_check_finite',
+                      interrupt_at_step_7)
+  with pytest.raises(saving.TrainingStopped,
+                     match='SIGINT: training stopped at step 7 and saved '
+                           '.*model.ckpt-7; run it again to resume'):
+    _train(tmp_path / 'stopped', 2, save_every_steps=2)
+  monkeypatch.undo()
+  run = rundir.RunDir(str(tmp_path / 'stopped' / 'model'),
+                      str(tmp_path / 'stopped' / 'summary'))
+  # Every 2 steps within an epoch, at the epoch's end, and at the stop.
+  assert [int(p.rsplit('-', 1)[1]) for p in run.checkpoints()] == [
+      2, 4, 5, 6, 7]
+  assert not os.path.exists(run.lock_path)
+  resumed, again = _train(tmp_path / 'stopped', 2)
+  assert again['step'] == history['step'] == [STEPS, 2 * STEPS]
+  # Epoch 2 went on with its 3 remaining batches, in the same order: the
+  # weights are those of the run that was never stopped.
+  for name, value in _weights(resumed).items():
+    np.testing.assert_allclose(value, expected[name], rtol=1e-4, atol=1e-5)
+  resumed.close()
+
+
+def test_sigterm_stops_the_command_after_saving(tmp_path):
+  model_path = tmp_path / 'model'
+  process = subprocess.Popen(
+      [sys.executable, '-m', 'resnet_v1_graph.cli', 'train', '--depth', '18',
+       '--image-size', str(SIZE), '--epoch', '20', '--batch-size', '64',
+       '--model-path', str(model_path),
+       '--summary-path', str(tmp_path / 'summary')],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  try:
+    for line in process.stdout:
+      if line.startswith('epoch 1/20'):
+        break
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+  finally:
+    process.kill()
+  assert process.returncode == 128 + signal.SIGTERM
+  assert 'Traceback' not in err
+  line, = [l for l in err.splitlines() if 'SIGTERM' in l]
+  step = int(line.split('stopped at step ')[1].split()[0])
+  assert line == ('resnet-tf1 train: SIGTERM: training stopped at step %d '
+                  'and saved %s; run it again to resume'
+                  % (step, model_path / ('model.ckpt-%d' % step)))
+  run = rundir.RunDir(str(model_path), str(tmp_path / 'summary'))
+  assert run.latest_checkpoint() == str(model_path / ('model.ckpt-%d' % step))
+  assert not os.path.exists(run.lock_path)
+
+
+def test_inputs_that_would_give_silent_nonsense_are_refused(one_epoch,
+                                                            capsys):
+  with pytest.raises(SystemExit):
+    cli.main(['train', '--image-size', '0'])
+  assert "--image-size: must be an integer >= 1, got '0'" in \
+      capsys.readouterr().err
+  images = np.zeros((3, SIZE, SIZE, 1), np.float32)
+  with pytest.raises(ValueError, match=r'whole numbers .*got 1\.7'):
+    data.ArraySplit(images, np.array([0., 1.7, 2.]), scale=1.)
+  with pytest.raises(ValueError, match=r'whole numbers .*got nan'):
+    data.ArraySplit(images, np.array([0., np.nan, 2.]), scale=1.)
+  assert data.ArraySplit(images, np.array([0., 1., 2.]),
+                         scale=1.).labels.tolist() == [0, 1, 2]
+  model = _model(one_epoch)
+  pixels = _split(2).arrays()[0][:4]
+  expected = model.predict(pixels)
+  # uint8 pixels are scaled as the training data was; so are these.
+  np.testing.assert_array_equal(
+      model.predict(np.round(pixels * 255).astype(np.uint8)), expected)
+  with pytest.raises(ValueError, match=r'float images must lie in \[0, 1\].*'
+                                       r'got values in \[[\d.]+, 25\d'):
+    model.predict(pixels * 255.)
+  poisoned = pixels.copy()
+  poisoned[0, 0, 0, 0] = np.nan
+  with pytest.raises(ValueError, match='1 NaN or infinite values'):
+    model.predict(poisoned)
+  model.close()
+
+
+def test_a_damaged_image_in_a_folder_is_named_or_skipped(tmp_path, capsys):
+  rng = np.random.RandomState(0)
+  for split in ('train', 'test'):
+    for label in ('a', 'b'):
+      folder = tmp_path / 'photos' / split / label
+      folder.mkdir(parents=True)
+      for i in range(6):
+        pixels = rng.randint(0, 256, (SIZE, SIZE, 1)).astype(np.uint8)
+        (folder / ('%d.png' % i)).write_bytes(
+            tf.io.encode_png(pixels).numpy())
+  train = tmp_path / 'photos' / 'train'
+  text = train / 'a' / 'notes.png'
+  text.write_text('not an image')
+  whole = (train / 'b' / '0.png').read_bytes()
+  cut = train / 'b' / 'cut.png'
+  cut.write_bytes(whole[:len(whole) // 2])
+  options = dict(image_size=SIZE, channels=1, validation_fraction=0.)
+  strict = data.load_folder(str(tmp_path / 'photos'), **options)
+  model = _model(tmp_path / 'strict')
+  with pytest.raises(ValueError, match='an image of the data could not be '
+                                       r'decoded: .*--skip-corrupt'):
+    model.fit(strict.train)
+  model.close()
+  # The file that is no image at all is named by its path.
+  with pytest.raises(ValueError, match='not a JPEG, PNG, GIF, BMP or WebP '
+                                       'file.*' + str(text)):
+    _model(tmp_path / 'one').fit(
+        splits.FileSplit([str(text)] * 8, [0] * 8, (SIZE, SIZE), 1))
+  lenient = data.load_folder(str(tmp_path / 'photos'), skip_corrupt=True,
+                             **options)
+  assert ('folder: skipped 2 undecodable images: %s, %s' % (text, cut)) in \
+      capsys.readouterr().out
+  assert lenient.train.num_examples == 12
+  model = _model(tmp_path / 'lenient')
+  assert model.fit(lenient.train)['step'] == [2]
+  model.close()
+
+
+def _train_command(tmp_path, *extra):
+  return [sys.executable, '-m', 'resnet_v1_graph.cli', 'train', '--model',
+          'cifar_resnet20', '--image-size', str(SIZE), '--epoch', '3',
+          '--batch-size', '64', '--model-path', str(tmp_path / 'model'),
+          '--summary-path', str(tmp_path / 'summary')] + list(extra)
+
+
+def test_sigkill_at_any_moment_resumes_from_the_last_checkpoint(tmp_path):
+  """Killed during steps and during checkpoint writes, then restarted:
+  global_step never goes back past the last checkpoint, and the run ends
+  where an uninterrupted one does."""
+  straight = subprocess.run(_train_command(tmp_path / 'straight'),
+                            capture_output=True, text=True, check=True)
+  expected = float(straight.stdout.split('test accuracy: ')[1].split()[0])
+  run = rundir.RunDir(str(tmp_path / 'killed' / 'model'),
+                      str(tmp_path / 'killed' / 'summary'))
+  rng = np.random.RandomState(0)
+  # Saving every 2 steps puts checkpoint writes all through the run.
+  command = _train_command(tmp_path / 'killed', '--save-every-steps', '2')
+  kills, finished = 0, None
+  while finished is None and kills < 4:
+    before = run.latest_checkpoint()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    lines = []
+    for line in process.stdout:
+      lines.append(line)
+      if line.startswith('resumed from') or line.startswith('epoch 1/3'):
+        break
+    # Somewhere in the next second or two of steps and saves.
+    try:
+      process.wait(timeout=rng.uniform(0.5, 2.5))
+    except subprocess.TimeoutExpired:
+      process.kill()
+      kills += 1
+    rest = process.communicate()[0]
+    output = ''.join(lines) + rest
+    if process.returncode == 0:
+      finished = output
+    if before is not None:
+      # It resumed from the newest complete checkpoint, never before it.
+      step = int(before.rsplit('-', 1)[1])
+      assert 'resumed from %s at step %d' % (before, step) in output
+  assert kills >= 2, 'the run ended before it could be killed twice'
+  if finished is None:
+    finished = subprocess.run(command, capture_output=True, text=True,
+                              check=True).stdout
+  accuracy = float(finished.split('test accuracy: ')[1].split()[0])
+  history = json.load(open(run.history_path))
+  assert history['epoch'] == [1, 2, 3]
+  # Same data, order and steps: the same accuracy within noise.
+  assert abs(accuracy - expected) <= 0.05, (accuracy, expected)

@@ -200,12 +200,12 @@ def test_an_undecodable_image_is_named_or_skipped(tmp_path, capsys):
   shard = str(tmp_path / 'flowers_train_00000-of-00001.tfrecord')
   _write_records(shard, records)
   # Loading reads every record but decodes none; the pipeline names the
-  # first image that is neither PNG nor JPEG by shard and record.
+  # first image that is no image format by shard and record.
   strict = data.load_tfrecord(tmp_path, validation_fraction=0.,
                               test_fraction=0.)
   with pytest.raises(tf.errors.InvalidArgumentError,
-                     match=r'(?s)neither PNG nor JPEG.*%s.*record.*\b3\b'
-                     % re.escape(shard)):
+                     match=r'(?s)not a JPEG, PNG, GIF, BMP or WebP file.*'
+                           r'%s.*record.*\b3\b' % re.escape(shard)):
     strict.train.arrays()
   lenient = data.load_tfrecord(tmp_path, skip_corrupt=True,
                                validation_fraction=0., test_fraction=0.)

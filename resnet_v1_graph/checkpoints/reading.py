@@ -236,6 +236,9 @@ def _read(path, values):
 
 
 def _reader(path):
+  if os.path.isdir(path):
+    # Its newest complete checkpoint, found from the files.
+    path = resolve_checkpoint(path)
   try:
     return tf.train.load_checkpoint(path)
   except (tf.errors.OpError, ValueError) as error:

@@ -16,6 +16,7 @@ import os
 import numpy as np
 
 from resnet_v1_graph.data import checks
+from resnet_v1_graph.data import images as images_lib
 from resnet_v1_graph.data import splits
 
 FOLDER_TRAIN_SUBDIR = 'train'
@@ -27,7 +28,7 @@ FOLDER_CHANNELS = (1, 3)
 
 
 def load_folder(path, image_size=(64, 64), channels=3, validation_fraction=0.1,
-                test_fraction=0.2, seed=0):
+                test_fraction=0.2, seed=0, skip_corrupt=False):
   """Loads JPEG/PNG images sorted into one sub-folder per class.
 
   Class names are the sorted sub-folder names; files ending in .jpg, .jpeg or
@@ -47,6 +48,10 @@ def load_folder(path, image_size=(64, 64), channels=3, validation_fraction=0.1,
     test_fraction: Fraction of all images held out for testing; unused when
       the folder has `train/` and `test/`.
     seed: Seed of the stratified split.
+    skip_corrupt: Test-decode every image now and leave out those that do
+      not decode (each is named, and counted). Without it, a file that is
+      not an image stops the pipeline with a message naming it; one that
+      is damaged inside its data stops it with the decoder's message.
 
   Returns:
     A `DataSource` with image_shape (height, width, channels).
@@ -72,11 +77,17 @@ def load_folder(path, image_size=(64, 64), channels=3, validation_fraction=0.1,
   def file_split(paths, labels):
     return splits.FileSplit(paths, labels, image_size, channels)
 
+  def listed(folder):
+    names, paths, labels = _list_class_folders(folder)
+    if skip_corrupt:
+      paths, labels = _decodable(paths, labels, channels)
+    return names, paths, labels
+
   train_dir = os.path.join(path, FOLDER_TRAIN_SUBDIR)
   test_dir = os.path.join(path, FOLDER_TEST_SUBDIR)
   if os.path.isdir(train_dir) and os.path.isdir(test_dir):
-    class_names, train_paths, train_labels = _list_class_folders(train_dir)
-    test_names, test_paths, test_labels = _list_class_folders(test_dir)
+    class_names, train_paths, train_labels = listed(train_dir)
+    test_names, test_paths, test_labels = listed(test_dir)
     if test_names != class_names:
       raise ValueError(
           'folder: %s has classes %s but %s has %s; give both the same class '
@@ -85,7 +96,7 @@ def load_folder(path, image_size=(64, 64), channels=3, validation_fraction=0.1,
         train_labels, (validation_fraction,), seed)
     test = file_split(test_paths, test_labels)
   else:
-    class_names, train_paths, train_labels = _list_class_folders(path)
+    class_names, train_paths, train_labels = listed(path)
     train_index, validation_index, test_index = splits.stratified_split(
         train_labels, (validation_fraction, test_fraction), seed)
     test = file_split([train_paths[i] for i in test_index],
@@ -98,6 +109,17 @@ def load_folder(path, image_size=(64, 64), channels=3, validation_fraction=0.1,
       name='folder', image_shape=image_size + (channels,),
       num_classes=len(class_names), class_names=class_names, train=train,
       validation=validation, test=test)
+
+
+def _decodable(paths, labels, channels):
+  """The files (and their labels) that decode; the others are printed."""
+  bad = set(images_lib.undecodable(paths, channels))
+  if bad:
+    print('folder: skipped %d undecodable image%s: %s' % (
+        len(bad), 's' * (len(bad) > 1),
+        ', '.join(paths[i] for i in sorted(bad))), flush=True)
+  keep = [i for i in range(len(paths)) if i not in bad]
+  return [paths[i] for i in keep], np.asarray(labels)[keep]
 
 
 def _list_images(folder):

@@ -21,6 +21,11 @@ import numpy as np
 import tensorflow as tf
 
 UINT8_MAX = 255.
+# The first bytes of the formats decode_image reads besides JPEG (which
+# tf.io.is_jpeg tells): PNG, GIF, BMP, WebP (a RIFF container).
+IMAGE_SIGNATURES = (b'\x89PNG\r\n\x1a\n', b'GIF8', b'BM', b'RIFF')
+# How far outside [0, 1] resizing's rounding may put a float pixel.
+UNIT_TOLERANCE = 1e-3
 
 
 def decode_image_file(path, image_size, channels):
@@ -38,9 +43,8 @@ def decode_image_file(path, image_size, channels):
   """
   # dtype=float32 scales 8- and 16-bit PNGs alike into [0, 1]; the channel
   # count makes the decoders convert grayscale, RGB and RGBA to `channels`.
-  image = tf.io.decode_image(
-      tf.io.read_file(path), channels=channels, dtype=tf.float32,
-      expand_animations=False)
+  image = checked_decode(tf.io.read_file(path), channels, [path],
+                         dtype=tf.float32)
   if image_size is None:
     return image
   image = tf.image.resize(image, image_size,
@@ -48,6 +52,46 @@ def decode_image_file(path, image_size, channels):
   # Interpolation is a convex combination, but float rounding can still
   # land a hair outside [0, 1].
   return tf.clip_by_value(image, 0., 1.)
+
+
+def checked_decode(encoded, channels, where, dtype=tf.uint8):
+  """`tf.io.decode_image` after an assertion that names `where` when the
+  bytes are no image at all (empty, text, another format).
+
+  Args:
+    encoded: String scalar tensor, the file's bytes.
+    channels: Channels to convert to.
+    where: A list of strings and tensors naming the image in the message
+      (e.g. its path, or a shard and a record number).
+    dtype: As `tf.io.decode_image`'s.
+  """
+  known = tf.reduce_any(tf.stack(
+      [tf.io.is_jpeg(encoded)] +
+      [tf.equal(tf.strings.substr(encoded, 0, len(signature)), signature)
+       for signature in IMAGE_SIGNATURES]))
+  checked = tf.debugging.Assert(known, [
+      'the image is not a JPEG, PNG, GIF, BMP or WebP file (empty or '
+      'damaged; load with skip_corrupt=True, --skip-corrupt, to skip such '
+      'files):'] + list(where))
+  with tf.control_dependencies([checked]):
+    return tf.io.decode_image(encoded, channels=channels, dtype=dtype,
+                              expand_animations=False)
+
+
+def undecodable(paths, channels):
+  """Indices of the files in `paths` that do not decode as images."""
+  bad = []
+  with tf.Graph().as_default() as graph:
+    path = tf.compat.v1.placeholder(tf.string, [])
+    decoded = tf.io.decode_image(tf.io.read_file(path), channels=channels,
+                                 expand_animations=False)
+    with tf.compat.v1.Session(graph=graph) as session:
+      for index, file_path in enumerate(paths):
+        try:
+          session.run(decoded, {path: file_path})
+        except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError):
+          bad.append(index)
+  return bad
 
 
 def read_images(paths, height, width, channels):
@@ -145,11 +189,26 @@ def to_unit_range(images):
 
   Returns:
     A new float32 array shaped like `images`; float input is only cast.
+
+  Raises:
+    ValueError: If float images hold NaN or infinite values, or values
+      outside [0, 1] (pixels in 0..255 as floats give confident nonsense).
   """
   images = np.asarray(images)
   if images.dtype == np.uint8:
     return scale_array(images, UINT8_MAX)
-  return images.astype(np.float32)
+  images = images.astype(np.float32)
+  if images.size:
+    if not np.isfinite(images).all():
+      raise ValueError('the images hold %d NaN or infinite values; give '
+                       'finite pixels' % np.sum(~np.isfinite(images)))
+    low, high = float(images.min()), float(images.max())
+    if low < -UNIT_TOLERANCE or high > 1. + UNIT_TOLERANCE:
+      raise ValueError(
+          'float images must lie in [0, 1], as the model was trained on; '
+          'got values in [%g, %g]. Give uint8 pixels (0..255) or divide '
+          'by 255' % (low, high))
+  return images
 
 
 def resize_bilinear(images, height, width):

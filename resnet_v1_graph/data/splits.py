@@ -37,6 +37,26 @@ MAX_EMBEDDED_ARRAY_BYTES = 64 * 2**20
 STREAM_CHUNK_EXAMPLES = 1024
 
 
+def integer_labels(labels):
+  """Labels as int64, refusing what a cast would silently change.
+
+  Raises:
+    ValueError: If float labels are not whole numbers (1.7 would become 1)
+      or are NaN, or the labels are not numbers.
+  """
+  labels = np.asarray(labels)
+  if labels.dtype.kind == 'f':
+    whole = np.isfinite(labels) & (labels == np.round(labels))
+    if not whole.all():
+      raise ValueError(
+          'labels must be whole numbers (class indices); got %s' %
+          ', '.join('%g' % v for v in labels[~whole][:5]))
+  elif labels.size and labels.dtype.kind not in 'iub':
+    raise ValueError('labels must be integer class indices, got dtype %s'
+                     % labels.dtype)
+  return labels.astype(np.int64)
+
+
 class Split(abc.ABC):
   """One split of a dataset."""
 
@@ -200,7 +220,7 @@ class ArraySplit(Split):
           'labels must be [num_examples] = [%d], got shape %s'
           % (len(images), labels.shape))
     self._images = images
-    self._labels = labels.astype(np.int64)
+    self._labels = integer_labels(labels)
     self._scale = float(scale)
 
   @property
@@ -291,7 +311,7 @@ class FileSplit(DecodedSplit):
       raise ValueError('got %d paths but %d labels; they must pair up'
                        % (len(paths), len(labels)))
     self._paths = tuple(str(path) for path in paths)
-    self._labels = np.asarray(labels, dtype=np.int64).reshape(len(paths))
+    self._labels = integer_labels(labels).reshape(len(paths))
     self._image_size = tuple(image_size)
     self._channels = channels
 

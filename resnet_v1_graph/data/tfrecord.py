@@ -135,7 +135,7 @@ def load_tfrecord(path, image_size=None, channels=None, name=None,
       is damaged (named by shard and position; skipped with
       `skip_corrupt`), or records of different sizes come without
       `image_size`. Images are decoded in the pipeline, where one that is
-      neither PNG nor JPEG fails naming its shard and position (with
+      no image at all (empty, text) fails naming its shard and position (with
       `skip_corrupt`, undecodable images are found and left out here).
   """
   path = checks.expand_path(path)
@@ -460,28 +460,19 @@ class TFRecordSplit(splits.DecodedSplit):
     features = tf.io.parse_single_example(record, _DECODE_FEATURES)
     encoded = features[ENCODED_KEY]
     shard = tf.searchsorted(self._offsets, [index], side='right')[0] - 1
-    where = [tf.gather(self._paths, shard), 'record',
+    where = ['tfrecord', tf.gather(self._paths, shard), 'record',
              index - tf.gather(self._offsets, shard)]
-    is_image = tf.logical_or(
-        tf.io.is_jpeg(encoded),
-        tf.equal(tf.strings.substr(encoded, 0, len(PNG_SIGNATURE)),
-                 PNG_SIGNATURE))
-    checked = [tf.debugging.Assert(is_image, [
-        'tfrecord: the image is neither PNG nor JPEG (empty or damaged; '
-        'load with skip_corrupt=True to skip such records):'] + where)]
-    with tf.control_dependencies(checked):
-      if resize is False:
-        image = tf.io.decode_image(encoded, channels=self._channels,
-                                   expand_animations=False)
-        image.set_shape(self._image_size + (self._channels,))
-      else:
-        image = tf.io.decode_image(encoded, channels=self._channels,
-                                   dtype=tf.float32, expand_animations=False)
-        image.set_shape((None, None, self._channels))
-        if resize:
-          image = tf.clip_by_value(tf.image.resize(
-              image, self._image_size,
-              method=tf.image.ResizeMethod.BILINEAR), 0., 1.)
+    if resize is False:
+      image = images_lib.checked_decode(encoded, self._channels, where)
+      image.set_shape(self._image_size + (self._channels,))
+    else:
+      image = images_lib.checked_decode(encoded, self._channels, where,
+                                        dtype=tf.float32)
+      image.set_shape((None, None, self._channels))
+      if resize:
+        image = tf.clip_by_value(tf.image.resize(
+            image, self._image_size,
+            method=tf.image.ResizeMethod.BILINEAR), 0., 1.)
     return image, features[LABEL_KEY]
 
   @property

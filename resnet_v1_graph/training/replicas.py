@@ -277,7 +277,7 @@ class EpochHook(tf.train.SessionRunHook):
     model = self.trainer.model
     self.batch = tf.shape(model.input_y)[0]
     self.fetches = [model.loss, model.acc, self.batch]
-    self.best_saver = tf.train.Saver(max_to_keep=1)
+    self.best_saver = tf.train.Saver(max_to_keep=1, save_relative_paths=True)
 
   def after_create_session(self, session, coord):
     step = session.run(self.trainer.model.global_step)
@@ -457,7 +457,8 @@ class ClusterTrainer:
       elif cfg.sync_replicas:
         hooks.append(SyncReplicasHook(model.optimizer, self.role.is_chief))
       scaffold = tf.train.Scaffold(
-          saver=tf.train.Saver(max_to_keep=cfg.max_to_keep),
+          saver=tf.train.Saver(max_to_keep=cfg.max_to_keep,
+                               save_relative_paths=True),
           local_init_op=tf.group(tf.local_variables_initializer(),
                                  train_iterator.initializer))
       if self.role.is_chief:

@@ -14,6 +14,9 @@ A run lives in two directories, both set in its `config.Config`:
                              nothing
     train.lock               the pid and host of the process training the
                              run, while it trains
+    onnx/model.ckpt-<step>.onnx
+                             a checkpoint exported for ONNX Runtime
+                             (`predict --runtime onnxruntime`)
     best/checkpoint, best/model.ckpt-<step>.*, best/best.json
                              the best checkpoint by validation accuracy,
                              with its accuracy, step and epoch
@@ -45,6 +48,7 @@ from resnet_v1_graph import config as config_lib
 CONFIG_FILE = 'config.json'
 CHECKPOINT_NAME = 'model.ckpt'
 LOCK_FILE = 'train.lock'
+ONNX_DIR = 'onnx'
 # An unreadable lock younger than this is being written, not stale.
 LOCK_WRITE_SECONDS = 5.
 # What a killed save leaves: TensorFlow's data and state files in progress
@@ -179,6 +183,11 @@ class RunDir:
   def write_best_record(self, accuracy, step, epoch):
     write_json(os.path.join(self.best_path, BEST_RECORD),
                {'accuracy': accuracy, 'step': int(step), 'epoch': epoch})
+
+  def onnx_path(self, checkpoint):
+    """Where `checkpoint`'s ONNX export is kept."""
+    return os.path.join(self.model_path, ONNX_DIR,
+                        os.path.basename(checkpoint) + '.onnx')
 
   # One writer at a time.
 

@@ -41,6 +41,7 @@ from resnet_v1_graph import data
 from resnet_v1_graph import preprocessing
 from resnet_v1_graph.training import finetune
 from resnet_v1_graph.training import rundir
+from resnet_v1_graph.training import saving
 from resnet_v1_graph.training import session as session_lib
 from resnet_v1_graph.training import summaries
 
@@ -56,6 +57,18 @@ def _in_graph(method):
     with self.graph.as_default():
       return method(self, *args, **kwargs)
   return wrapper
+
+
+def _input_error(error):
+  """A ValueError saying what to do for an image the pipeline could not
+  decode; any other error as it is."""
+  reason = data.error_reason(error.message)
+  if 'Decode' not in error.message and 'the image is not' not in reason:
+    return error
+  return ValueError(
+      'an image of the data could not be decoded: %s. Load the data with '
+      'skip_corrupt=True (--skip-corrupt) to find such images, name them '
+      'and leave them out' % reason)
 
 
 def reinitializable(dataset):
@@ -131,15 +144,10 @@ class Trainer:
     # A step feeds every tower `batch_size` examples.
     self.global_batch = self.config.batch_size * self.config.num_clones
     with self.graph.as_default():
-      # Relative paths in the state file: a copied or moved run restores
-      # its own checkpoints.
-      self.saver = tf.train.Saver(max_to_keep=self.config.max_to_keep,
-                                  save_relative_paths=True)
-      self.best_saver = tf.train.Saver(max_to_keep=1,
-                                       save_relative_paths=True)
+      self.savers = saving.RunSavers(self.run, self.config.max_to_keep,
+                                     model.global_step)
+      self.saver, self.best_saver = self.savers.latest, self.savers.best
       self.init_op = tf.global_variables_initializer()
-      self._finite = {v.op.name: tf.reduce_all(tf.math.is_finite(v))
-                      for v in tf.global_variables() if v.dtype.is_floating}
       self.batch_size = tf.shape(model.input_y)[0]
       # Fetched beside `optimize`, a plain read of global_step may run before
       # the increment; this read waits for it.
@@ -188,29 +196,8 @@ class Trainer:
             self.run.model_path)
     else:
       checkpoint = checkpoints.resolve_checkpoint(checkpoint)
-    checkpoints.check(checkpoint, tf.global_variables(),
-                      self.model.describe())
-    session = self._open()
-    step = self.model.global_step
-    stored = checkpoints.read_variables(checkpoint).get(step.op.name)
-    if stored is None or stored.dtype == step.dtype.base_dtype.name:
-      self.saver.restore(session, checkpoint)
-    else:
-      # An int32 step (tf.Variable(0)) into an int64 one
-      # (get_or_create_global_step), or back: the rest as it is, the step
-      # converted.
-      tf.train.Saver([v for v in tf.global_variables() if v is not step]
-                     ).restore(session, checkpoint)
-      step.load(tf.train.load_checkpoint(checkpoint).get_tensor(
-          step.op.name), session)
-    bad = self.non_finite_variables()
-    if bad:
-      raise ValueError(
-          'checkpoint %s holds NaN or infinite weights (%d of %d variables, '
-          'e.g. %s); its outputs would mean nothing. Restore an earlier '
-          'checkpoint, or train again with a lower learning_rate' % (
-              checkpoint, len(bad), len(self._finite), ', '.join(bad[:3])))
-    return checkpoint
+    return self.savers.restore(self._open(), checkpoint,
+                               self.model.describe())
 
   @_in_graph
   def load_weights(self, checkpoint):
@@ -247,11 +234,6 @@ class Trainer:
                   len(report.training_state)))
     return report
 
-  def non_finite_variables(self):
-    """The names of the session's float variables holding NaN or inf."""
-    finite = self.session.run(self._finite)
-    return sorted(name for name, ok in finite.items() if not ok)
-
   def _ensure_variables(self):
     """Restores the best/latest checkpoint unless the session has weights."""
     if self.session is None:
@@ -284,16 +266,22 @@ class Trainer:
     if shuffle:
       self.epoch_seed = tf.placeholder_with_default(
           tf.constant(0, tf.int64), [], name='epoch_seed')
+      # A run resumed within an epoch skips the batches it already took.
+      self.skip_batches = tf.placeholder_with_default(
+          tf.constant(0, tf.int64), [], name='skip_batches')
     # Towers split each batch; while training, a short last batch could
     # leave a tower without examples for its batch statistics.
-    dataset = reinitializable(split.batched(
+    dataset = split.batched(
         self.global_batch,
         shuffle_buffer=(self.config.shuffle_buffer or split.num_examples
                         if shuffle else 0),
         seed=self.epoch_seed if shuffle else None,
         drop_remainder=shuffle and self.config.num_clones > 1,
         preprocess=self._preprocessing.train if shuffle
-        else self._preprocessing.eval))
+        else self._preprocessing.eval)
+    if shuffle:
+      dataset = dataset.skip(self.skip_batches)
+    dataset = reinitializable(dataset)
     expected = [self.config.height, self.config.width, self.config.channel]
     got = dataset.element_spec[0].shape.as_list()[1:]
     if got != expected:
@@ -353,19 +341,34 @@ class Trainer:
     history, first_epoch = self._start(steps_per_epoch)
     best = self.run.best_accuracy()
     writers = self._summary_writers(pipelines)
+    self.savers.last_save = time.monotonic()
     try:
-      for epoch in range(first_epoch, self.config.epoch):
-        started = time.time()
-        row, step_seconds = self._train_epoch(epoch, steps_per_epoch,
-                                              pipelines, writers, history)
-        if 'validation' in pipelines:
-          row.update(self._validate_epoch(row['step'], pipelines, writers))
-        best, improved = self._save_epoch(row, history, best)
-        self._report(row, improved, time.time() - started, step_seconds)
+      with saving.StopRequests() as self._stops:
+        for epoch in range(first_epoch, self.config.epoch):
+          started = time.time()
+          row, step_seconds = self._train_epoch(epoch, steps_per_epoch,
+                                                pipelines, writers, history)
+          if 'validation' in pipelines:
+            row.update(self._validate_epoch(row['step'], pipelines,
+                                            writers))
+          best, improved = self._save_epoch(row, history, best)
+          self._report(row, improved, time.time() - started, step_seconds)
+          if epoch + 1 < self.config.epoch:
+            self._stop_if_asked(row['step'], saved=True)
     finally:
       for writer in writers.values():
         writer.close()
     return history
+
+  def _stop_if_asked(self, step, saved=False):
+    """Saves (unless `saved`) and raises `TrainingStopped` after a stop
+    signal."""
+    if self._stops.signal_name is None:
+      return
+    if not saved:
+      self.savers.save_latest(self.session, step)
+    raise saving.TrainingStopped(self._stops.signal_name, step,
+                                 self.latest_checkpoint())
 
   def _start(self, steps_per_epoch):
     """Restores the latest readable checkpoint or initialises, then writes
@@ -373,14 +376,12 @@ class Trainer:
     session = self._open()
     for path in self.run.remove_leftovers():
       self._say('removed %s, left by a save that was stopped' % path)
-    resumed = self._restore_latest()
+    resumed = self.savers.restore_latest(session, self.model.describe(),
+                                         self._say)
     if resumed is None:
       session.run(self.init_op)
     self.run.make_checkpoint_dirs()
-    # The savers delete the oldest checkpoints beyond max_to_keep,
-    # those of earlier processes included.
-    self.saver.recover_last_checkpoints(self.run.checkpoints())
-    self.best_saver.recover_last_checkpoints(self.run.best_checkpoints())
+    self.savers.recover()
     self.run.write_config(self.config)
     step = session.run(self.model.global_step)
     first_epoch = step // steps_per_epoch
@@ -388,28 +389,6 @@ class Trainer:
       print('resumed from %s at step %d (epoch %d of %d)' %
             (resumed, step, first_epoch, self.config.epoch))
     return history_until(self.run.read_history(), step), first_epoch
-
-  def _restore_latest(self):
-    """Restores the newest checkpoint that reads; None if there is none.
-
-    A damaged checkpoint (truncated, overwritten) is said and passed over
-    for the one before; if none reads, nothing is initialised over them.
-
-    Raises:
-      ValueError: If checkpoints exist and none of them reads.
-    """
-    found = self.run.checkpoints()
-    for checkpoint in reversed(found):
-      try:
-        return self.restore(checkpoint)
-      except (FileNotFoundError,) + checkpoints.DAMAGE_ERRORS as error:
-        self._say('%s cannot be read (%s); trying the checkpoint before it'
-                  % (checkpoint, data.error_reason(str(error))))
-    if found:
-      raise ValueError(
-          'none of the %d checkpoints in %s reads; move them away to start '
-          'afresh' % (len(found), self.run.model_path))
-    return None
 
   def _say(self, line):
     if self.config.verbose:
@@ -430,13 +409,18 @@ class Trainer:
     """
     cfg, model, session = self.config, self.model, self.session
     iterator, handle = pipelines['train']
-    session.run(iterator.initializer, {self.epoch_seed: epoch})
+    # Within an epoch (a checkpoint saved mid-epoch), the epoch continues
+    # with its next batch, in the same order.
+    step = session.run(model.global_step)
+    done = max(0, step - epoch * steps_per_epoch)
+    session.run(iterator.initializer, {self.epoch_seed: epoch,
+                                       self.skip_batches: done})
     feed = {model.dataset_handle: self._handle(iterator, handle),
             model.is_training: True}
     totals = np.zeros(3)  # loss * n, correct, n
     step_seconds = 0.0
-    bar = tqdm.tqdm(total=steps_per_epoch, unit='step', leave=False,
-                    desc='epoch %d/%d' % (epoch + 1, cfg.epoch),
+    bar = tqdm.tqdm(total=steps_per_epoch, initial=done, unit='step',
+                    leave=False, desc='epoch %d/%d' % (epoch + 1, cfg.epoch),
                     disable=None if cfg.verbose else True)
     with bar:
       while True:
@@ -447,6 +431,8 @@ class Trainer:
                self.step_after_update, self.batch_size], feed)
         except tf.errors.OutOfRangeError:
           break
+        except tf.errors.InvalidArgumentError as error:
+          raise _input_error(error) from None
         finally:
           step_seconds += time.perf_counter() - started
         self._check_finite(loss, step, epoch)
@@ -461,6 +447,11 @@ class Trainer:
           metrics = self._run_eval(*pipelines['validation'])
           history['steps'].append({'step': int(step), **metrics})
           summaries.write_scalars(writers['validation'], step, metrics)
+        # The epoch's last step is saved with its row, by `_save_epoch`.
+        if step < (epoch + 1) * steps_per_epoch:
+          if self._save_due(step):
+            self.savers.save_latest(self.session, step)
+          self._stop_if_asked(step)
     return {'epoch': epoch + 1, 'step': int(step),
             'train_loss': totals[0] / totals[2],
             'train_accuracy': totals[1] / totals[2],
@@ -496,20 +487,19 @@ class Trainer:
       FloatingPointError: If the weights hold NaN or infinite values;
         nothing of the epoch is saved.
     """
-    bad = self.non_finite_variables()
-    if bad:
-      raise FloatingPointError(
-          'the weights became NaN or infinite in epoch %d (step %d: %d of '
-          '%d variables, e.g. %s); training stopped and nothing of this '
-          'epoch was saved. The latest checkpoint, %s, is the last finite '
-          'one. Lower learning_rate or check the data.' % (
-              row['epoch'], row['step'], len(bad), len(self._finite),
-              ', '.join(bad[:3]), self.latest_checkpoint()))
+    self.savers.check_finite(self.session, row['step'],
+                             'in epoch %d' % row['epoch'])
     kept = keep_best(self.session, self.best_saver, self.run, history, row,
                      best)
-    self.saver.save(self.session, self.run.checkpoint_prefix,
-                    global_step=row['step'])
+    self.savers.save_latest(self.session, row['step'], checked=True)
     return kept
+
+  def _save_due(self, step):
+    cfg = self.config
+    return bool(
+        (cfg.save_every_steps and step % cfg.save_every_steps == 0) or
+        (cfg.save_every_seconds and
+         time.monotonic() - self.savers.last_save >= cfg.save_every_seconds))
 
   def _report(self, row, improved, seconds, step_seconds):
     if self.config.verbose:
@@ -537,6 +527,8 @@ class Trainer:
               [model.loss, model.acc, model.top5, self.batch_size], feed)
         except tf.errors.OutOfRangeError:
           break
+        except tf.errors.InvalidArgumentError as error:
+          raise _input_error(error) from None
         totals += (loss * n, acc * n, top5 * n, n)
     return {'loss': totals[0] / totals[3], 'accuracy': totals[1] / totals[3],
             'top5': totals[2] / totals[3]}
