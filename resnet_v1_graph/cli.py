@@ -63,8 +63,6 @@ from resnet_v1_graph.training import saving
 # Fields that describe the data; they follow the dataset unless given.
 SHAPE_FIELDS = ('height', 'width', 'channel', 'num_classes')
 
-TOOL_COMMANDS = ('checkpoint', 'export', 'convert', 'cluster', 'data')
-
 
 def _flag(name):
   return '--' + name.replace('_', '-')

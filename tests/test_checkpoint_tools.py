@@ -323,14 +323,19 @@ def _write_folder(root, rng, per_class=4):
           tf.io.encode_png(image).numpy())
 
 
-def test_train_command_init_from(tmp_path, capsys):
-  # The classic ResNet-18 keeps this end-to-end run short; its head is
-  # `dense`. The source is a network-only checkpoint, as published ones are.
+def _classic_network_checkpoint(path):
+  """A network-only checkpoint of the classic ResNet-18 (head `dense`, 5
+  classes), as published checkpoints are."""
   with tf.Graph().as_default(), tf.Session() as session:
     classic.resnet_logits(tf.placeholder(tf.float32, [1, SIZE, SIZE, 3]),
                           False, 18, 5)
     session.run(tf.global_variables_initializer())
-    prefix = tf.train.Saver().save(session, str(tmp_path / 'src.ckpt'))
+    return tf.train.Saver().save(session, str(path / 'src.ckpt'))
+
+
+def test_train_command_init_from(tmp_path, capsys):
+  # The classic ResNet-18 keeps this end-to-end run short.
+  prefix = _classic_network_checkpoint(tmp_path)
   _write_folder(tmp_path / 'photos', np.random.RandomState(1))
   command = ['train', '--depth', '18', '--dataset', 'folder',
              '--data-path', str(tmp_path / 'photos'), '--image-size',
@@ -380,11 +385,7 @@ def test_init_from_a_slim_checkpoint_defaults_to_its_preprocessing(
 
 
 def test_init_from_a_run_of_ours_keeps_the_unit_range(tmp_path, capsys):
-  with tf.Graph().as_default(), tf.Session() as session:
-    classic.resnet_logits(tf.placeholder(tf.float32, [1, SIZE, SIZE, 3]),
-                          False, 18, 5)
-    session.run(tf.global_variables_initializer())
-    prefix = tf.train.Saver().save(session, str(tmp_path / 'src.ckpt'))
+  prefix = _classic_network_checkpoint(tmp_path)
   assert finetune.expected_preprocessing(prefix) is None
   assert _train_settings('--init-from', prefix).preprocessing_name == 'none'
   assert 'preprocessing:' not in capsys.readouterr().out

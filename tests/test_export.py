@@ -94,6 +94,29 @@ def _trained_looking(net, rng):
   return session
 
 
+def _saved_run(name, options, size, path, rng, step, count):
+  """A network with trained-looking weights saved under `path/model`.
+
+  Returns (the network, its checkpoint, `count` random images, the
+  training graph's outputs for them in inference mode).
+  """
+  net = classifier.build(name, height=size, width=size, num_classes=CLASSES,
+                         model_path=str(path / 'model'),
+                         summary_path=str(path / 'summary'), verbose=False,
+                         **options)
+  session = _trained_looking(net, rng)
+  os.makedirs(path / 'model')
+  with net.graph.as_default():
+    checkpoint = net.trainer.saver.save(
+        session, str(path / 'model' / 'model.ckpt'), global_step=step)
+  images = rng.uniform(0, 1, (count, size, size, net.config.channel)).astype(
+      np.float32)
+  expected = dict(zip(('logits', 'probabilities', 'classes'), session.run(
+      [net.logits, net.probabilities, net.prediction], {net.input_x: images})))
+  session.close()
+  return net, checkpoint, images, expected
+
+
 @pytest.fixture(scope='module')
 def exported(tmp_path_factory):
   """Two runs exported, one through the CLI; reloaded in a fresh process.
@@ -107,22 +130,8 @@ def exported(tmp_path_factory):
   jobs, expected = {}, {}
   for name, options in runs.items():
     path = root / name
-    net = classifier.build(name, height=SIZE, width=SIZE,
-                           num_classes=CLASSES, model_path=str(path / 'model'),
-                           summary_path=str(path / 'summary'), verbose=False,
-                           **options)
-    session = _trained_looking(net, rng)
-    os.makedirs(path / 'model')
-    with net.graph.as_default():
-      checkpoint = net.trainer.saver.save(
-          session, str(path / 'model' / 'model.ckpt'), global_step=7)
-    images = rng.uniform(0, 1, (2, SIZE, SIZE, net.config.channel)).astype(
-        np.float32)
-    expected[name] = dict(zip(
-        ('logits', 'probabilities', 'classes'),
-        session.run([net.logits, net.probabilities, net.prediction],
-                    {net.input_x: images})))
-    session.close()
+    net, checkpoint, images, expected[name] = _saved_run(
+        name, options, SIZE, path, rng, step=7, count=2)
     job = {'saved_model': str(path / 'saved_model'),
            'frozen': str(path / 'frozen' / 'model.pb'),
            'images': str(path / 'images.npy'),
@@ -215,21 +224,9 @@ def test_saved_model_is_never_overwritten(exported, tmp_path, capsys):
     ('resnet', dict(depth=18, channel=1), 48),
     ('resnet_v2_50', dict(channel=3), 48)])
 def test_onnx_round_trip(name, options, size, tmp_path):
-  rng = np.random.RandomState(size)
-  net = classifier.build(name, height=size, width=size, num_classes=CLASSES,
-                         model_path=str(tmp_path / 'model'),
-                         summary_path=str(tmp_path / 'summary'),
-                         verbose=False, **options)
-  session = _trained_looking(net, rng)
-  os.makedirs(tmp_path / 'model')
-  with net.graph.as_default():
-    checkpoint = net.trainer.saver.save(
-        session, str(tmp_path / 'model' / 'model.ckpt'), global_step=3)
-  images = rng.uniform(0, 1, (3, size, size, net.config.channel)).astype(
-      np.float32)
-  expected = dict(zip(('logits', 'probabilities', 'classes'), session.run(
-      [net.logits, net.probabilities, net.prediction], {net.input_x: images})))
-  session.close()
+  net, checkpoint, images, expected = _saved_run(
+      name, options, size, tmp_path, np.random.RandomState(size), step=3,
+      count=3)
   path = str(tmp_path / 'model.onnx')
   written = export.export(net, checkpoint, onnx=path)
   assert written['onnx'] == path

@@ -14,6 +14,8 @@ from resnet_v1_graph.tools import launcher
 from resnet_v1_graph.training import rundir
 
 # Commands that need neither a dataset nor a model built from flags.
+TOOL_COMMANDS = ('checkpoint', 'export', 'convert', 'cluster', 'data')
+
 
 def positive_int(text):
   """An argparse type: an integer >= 1 (0 would silently mean 'default')."""
