@@ -15,6 +15,10 @@ CASES = {
                                        name='c'),
     'conv2d_valid_dilated': lambda m, x, t: m.conv2d(
         x, 4, 3, padding='valid', dilation_rate=2, activation=tf.nn.relu),
+    # A 'same' convolution over a 1x1 image is built from its centre tap.
+    'conv2d_one_pixel': lambda m, x, t: m.conv2d(
+        x[:, :1, :1], 4, 3, strides=2, padding='same') + m.conv2d(
+            x[:, 4:5, 4:5], 4, 5, padding='same', dilation_rate=2),
     'batch_normalization': lambda m, x, t: m.batch_normalization(
         x, training=t, name='bn'),
     'dense': lambda m, x, t: m.dense(tf.reduce_mean(x, [1, 2]), 5,
@@ -74,3 +78,29 @@ def test_bad_arguments(call, message):
   with tf.Graph().as_default():
     with pytest.raises(ValueError, match=message):
       call(tf.constant(IMAGES))
+
+
+@pytest.mark.parametrize('kernel,strides,rate', [(3, 2, 1), (3, 1, 1),
+                                                 (5, 1, 2), ((3, 5), 2, 1)])
+def test_one_pixel_kernel_gradient_matches_tf_layers(kernel, strides, rate):
+  """Over a 1x1 image only the centre tap sees data: every other tap's
+  gradient is exactly zero, in ours as in the full convolution."""
+  image = IMAGES[:, :1, :1]
+  kernel_value = RNG.normal(size=np.append(np.broadcast_to(kernel, 2),
+                                           [3, 4])).astype(np.float32)
+  gradients = []
+  for module in (oracles.tf_layers(), layers):
+    with tf.Graph().as_default(), tf.Session() as sess:
+      y = module.conv2d(tf.constant(image), 4, kernel, strides=strides,
+                        padding='same', dilation_rate=rate, name='c')
+      weights = [v for v in tf.global_variables() if 'kernel' in v.op.name]
+      sess.run(tf.global_variables_initializer())
+      weights[0].load(kernel_value, sess)
+      gradients.append(sess.run(tf.gradients(tf.reduce_sum(y ** 2),
+                                             weights)[0]))
+  reference, ours = gradients
+  centre = tuple(k // 2 for k in reference.shape[:2])
+  off_centre = np.ones(reference.shape[:2], bool)
+  off_centre[centre] = False
+  assert not ours[off_centre].any() and not reference[off_centre].any()
+  np.testing.assert_allclose(ours[centre], reference[centre], rtol=1e-5)
