@@ -183,13 +183,56 @@ def _write_file(path, contents):
   _replace(partial, path)
 
 
-def _onnx_modules():
+def onnx_modules():
+  """(tf2onnx, onnxruntime), imported.
+
+  Raises:
+    ImportError: If either is missing; the message says what to install.
+  """
   try:  # The optional [onnx] extra: imported only when ONNX is asked for.
     import onnxruntime
     import tf2onnx
   except ImportError as error:
     raise ImportError('%s (%s)' % (ONNX_EXTRA_MESSAGE, error)) from None
   return tf2onnx, onnxruntime
+
+
+def to_onnx(graph_def, input_name, output_names):
+  """An ONNX model of a frozen graph, converted by tf2onnx.
+
+  Args:
+    graph_def: A `tf.GraphDef` whose variables are constants.
+    input_name: The input placeholder's op name.
+    output_names: The output ops' names.
+
+  Returns:
+    The serialized ONNX model (bytes); its inputs and outputs keep the
+    graph's tensor names ('images:0', 'logits:0', ...).
+
+  Raises:
+    ImportError: Without tf2onnx and onnxruntime; the message says what to
+      install.
+  """
+  tf2onnx, _ = onnx_modules()
+  model, _ = tf2onnx.convert.from_graph_def(
+      graph_def, input_names=[input_name + ':0'],
+      output_names=[name + ':0' for name in output_names])
+  return model.SerializeToString()
+
+
+def onnx_session(model, threads=0):
+  """An ONNX Runtime session on the CPU.
+
+  Args:
+    model: An `.onnx` path or a serialized model.
+    threads: Intra-op threads; 0 keeps ONNX Runtime's default (one per
+      physical core).
+  """
+  _, onnxruntime = onnx_modules()
+  options = onnxruntime.SessionOptions()
+  options.intra_op_num_threads = threads
+  return onnxruntime.InferenceSession(model, options,
+                                      providers=['CPUExecutionProvider'])
 
 
 def write_onnx(session, inference, path, force=False):
@@ -206,21 +249,16 @@ def write_onnx(session, inference, path, force=False):
     ValueError: If ONNX Runtime's logits differ from TensorFlow's by more
       than `ONNX_TOLERANCE` of their scale; nothing is written.
   """
-  tf2onnx, onnxruntime = _onnx_modules()
+  onnx_modules()
   _check_new(onnx=path, force=force)
-  graph_def = _frozen_graph_def(session, inference)
-  model, _ = tf2onnx.convert.from_graph_def(
-      graph_def, input_names=[INPUT_NAME + ':0'],
-      output_names=[name + ':0' for name in OUTPUT_NAMES])
-  contents = model.SerializeToString()
+  contents = to_onnx(_frozen_graph_def(session, inference), INPUT_NAME,
+                     OUTPUT_NAMES)
   images = np.random.default_rng(0).random(
       [ONNX_CHECK_BATCH] + inference.images.shape.as_list()[1:],
       dtype=np.float32)
   expected = session.run(inference.outputs['logits'],
                          {inference.images: images})
-  runtime = onnxruntime.InferenceSession(
-      contents, providers=['CPUExecutionProvider'])
-  got, = runtime.run(['logits:0'], {INPUT_NAME + ':0': images})
+  got, = onnx_session(contents).run(['logits:0'], {INPUT_NAME + ':0': images})
   scale = float(np.abs(expected).max())
   gap = float(np.abs(got - expected).max())
   if gap > ONNX_TOLERANCE * max(scale, 1.):
@@ -251,7 +289,7 @@ class OnnxPredictor:
   """
 
   def __init__(self, cfg, checkpoint=None):
-    _, onnxruntime = _onnx_modules()
+    onnx_modules()
     run = rundir.RunDir.from_config(cfg)
     if checkpoint is None:
       checkpoint = run.best_or_latest_checkpoint()
@@ -266,8 +304,7 @@ class OnnxPredictor:
              force=True)
     self.config = cfg
     self.checkpoint = checkpoint
-    self._session = onnxruntime.InferenceSession(
-        self.path, providers=['CPUExecutionProvider'])
+    self._session = onnx_session(self.path)
 
   def predict_proba(self, images):
     """Class probabilities [N, num_classes] of uint8 or [0, 1] images."""
@@ -299,10 +336,7 @@ def run_onnx(path, images, output='probabilities'):
   Returns:
     The output as a numpy array.
   """
-  _, onnxruntime = _onnx_modules()
-  runtime = onnxruntime.InferenceSession(
-      path, providers=['CPUExecutionProvider'])
-  result, = runtime.run([output + ':0'],
+  result, = onnx_session(path).run([output + ':0'],
                         {INPUT_NAME + ':0': np.asarray(images, np.float32)})
   return result
 
@@ -331,7 +365,7 @@ def export(model, checkpoint, saved_model=None, frozen=None, force=False,
   """
   _check_new(saved_model, frozen, force, onnx)
   if onnx:
-    _onnx_modules()  # Before any work: say what to install.
+    onnx_modules()  # Before any work: say what to install.
   inference = inference_graph(model)
   checkpoints.check(checkpoint, inference.graph.get_collection(
       tf.GraphKeys.GLOBAL_VARIABLES))

@@ -3,6 +3,7 @@
 import json
 import warnings
 
+import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
@@ -140,8 +141,12 @@ def test_a_small_run_fills_the_table():
   result = benchmark.run(32, 2, 'fp32', 0, 1, 0, include_keras=False,
                          include_reference=False, networks=['resnet_v2_50'],
                          echo=lambda _: None)
-  (row,) = result['rows']
+  row, frozen, onnx = result['rows']
   assert row['name'] == 'resnet_v2_slim resnet_v2_50'
+  assert [(r['kind'], r['of']) for r in (frozen, onnx)] == [
+      (candidates.FROZEN, row['name']), (candidates.ONNXRUNTIME, row['name'])]
+  assert 'train_images_per_s' not in onnx
+  assert set(result['machine']) >= {'cpu', 'cores', 'isa', 'tensorflow'}
   forward = result['forward_gflop_per_image']['ResNet50V2']
   assert 0 < forward < 7.18  # less than at 224x224
   assert row['train_gflops'] == pytest.approx(
@@ -150,4 +155,83 @@ def test_a_small_run_fills_the_table():
       row['train_gflops'] / result['matmul_gflops'])
   assert result['pipeline'] is None  # only measured with the ResNet class
   json.dumps(result)
-  assert '| resnet_v2_slim resnet_v2_50 |' in report.format_table(result)
+  table = report.format_table(result)
+  assert '| resnet_v2_slim resnet_v2_50 |' in table
+  assert '| resnet_v2_slim resnet_v2_50, ONNX Runtime | - |' in table
+
+
+def test_serving_paths_compute_what_the_graph_computes():
+  """The frozen graph in TensorFlow and in ONNX Runtime give the variable
+  graph's probabilities (same seed, same weights) on the same images."""
+  build = candidates.network_builder('resnet_v2_50')
+  paths = candidates.serving_steps(build, 32, threads=0)
+  try:
+    frozen = paths[candidates.FROZEN][0]['infer']()
+    (onnx,) = paths[candidates.ONNXRUNTIME][0]['infer']()
+    assert paths[candidates.ONNXRUNTIME][0]['latency']()[0].shape == (
+        1, timing.NUM_CLASSES)
+  finally:
+    for _, close in paths.values():
+      close()
+  images = np.random.RandomState(0)
+  images.uniform(size=(1, 32, 32, 3))  # the latency batch comes first
+  images = images.uniform(size=(timing.INFERENCE_BATCH, 32, 32, 3))
+  with tf.Graph().as_default():
+    tf.set_random_seed(0)
+    x = tf.placeholder(tf.float32, [None, 32, 32, 3], name='images')
+    probabilities = tf.nn.softmax(build(x, False))
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      expected = sess.run(probabilities, {x: images.astype(np.float32)})
+  assert frozen.shape == (timing.INFERENCE_BATCH, timing.NUM_CLASSES)
+  np.testing.assert_allclose(frozen, expected, atol=1e-6)
+  np.testing.assert_allclose(onnx, expected, atol=1e-5)
+
+
+def test_serving_picks_each_networks_fastest_path():
+  rows = [
+      dict(name='net', kind='ours', family='F', latency_ms=30.0,
+           infer_images_per_s=100.0, train_images_per_s=1.0),
+      dict(name='net, frozen', kind=candidates.FROZEN, of='net', family='F',
+           latency_ms=20.0, infer_images_per_s=90.0),
+      dict(name='net, onnx', kind=candidates.ONNXRUNTIME, of='net',
+           family='F', latency_ms=25.0, infer_images_per_s=150.0),
+      dict(name='keras', kind='keras', family='F', latency_ms=50.0,
+           infer_images_per_s=60.0, train_images_per_s=1.0,
+           best_latency_ms=40.0, best_infer_images_per_s=75.0),
+  ]
+  (entry,) = report.serving(rows)
+  assert (entry['latency_path'], entry['infer_path']) == ('net, frozen',
+                                                          'net, onnx')
+  assert entry['latency_vs_keras'] == pytest.approx(2.0)
+  assert entry['infer_vs_keras'] == pytest.approx(2.0)
+  (ratio,) = report.ratios(rows)  # serving rows are not competitors
+  assert ratio['theirs'] == 'keras'
+  table = report.format_table({
+      'machine': {'cpu': 'cpu', 'cores': 2, 'tensorflow': 'x'}, 'size': 224,
+      'batch': 16, 'precision': 'fp32', 'repeats': 5, 'matmul_gflops': 1.0,
+      'rows': rows, 'ratios': [ratio], 'serving': [entry]})
+  assert '| net | net, frozen | 20.0 | 2.00x | net, onnx | 150.00 | 2.00x |' \
+      in table
+
+
+def test_keras_inference_is_its_best_of_either_jit_setting():
+  medians = [{'train': 1.0, 'latency': 0.05, 'infer': 1.0},
+             {'train': 2.0, 'latency': 0.04, 'infer': 0.5}]
+  (row,) = report.best_keras_rows([('F', False, 0), ('F', True, 1)], medians,
+                                  batch=4)
+  assert row['jit_compile'] is False  # the faster to train
+  assert row['best_latency_ms'] == pytest.approx(40.0)
+  assert row['best_infer_images_per_s'] == pytest.approx(
+      timing.INFERENCE_BATCH / 0.5)
+
+
+def test_progress_counts_every_call(capsys):
+  calls = []
+  steps = [{'a': lambda: calls.append('a'), 'b': lambda: calls.append('b')},
+           {'c': lambda: calls.append('c')}]
+  times = timing.interleaved_times(steps, warmup=2, repeats=3, settle=1,
+                                   progress=True)
+  assert [len(t) for timed in times for t in timed.values()] == [3, 3, 3]
+  assert len(calls) == 3 * (2 + 3 * 2)
+  assert '24/24' in capsys.readouterr().err

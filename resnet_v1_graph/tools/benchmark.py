@@ -5,7 +5,9 @@ everyone; synthetic data generated in the graph (or fed once to Keras), so
 the numbers measure the networks rather than the input pipeline. For each
 network: training images/s (forward, backward and an Adam update), inference
 latency at batch 1 and throughput at batch 32, and the achieved GFLOP/s with
-its share of a matrix-multiply peak measured in the same run. Medians over
+its share of a matrix-multiply peak measured in the same run; then its
+serving paths (the frozen graph in TensorFlow and in ONNX Runtime, same
+weights) and the fastest of them against Keras 3 at its fastest. Medians over
 repeated steps after warm-up, timed round-robin: every round runs one step of
 every candidate, so a machine whose speed drifts (shared hosts do) cannot
 favour whoever ran first.
@@ -40,6 +42,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 # pylint: disable=g-import-not-at-top
 import tensorflow.compat.v1 as tf
 
+from resnet_v1_graph import export
 from resnet_v1_graph.tools import candidates
 from resnet_v1_graph.tools import profiling
 from resnet_v1_graph.tools import report
@@ -48,6 +51,8 @@ from resnet_v1_graph.tools import timing
 
 # The Keras applications timed when a network of ours has their family.
 KERAS_FAMILIES = ('ResNet50', 'ResNet50V2')
+SERVING_LABELS = {candidates.FROZEN: 'frozen graph in TensorFlow',
+                  candidates.ONNXRUNTIME: 'ONNX Runtime'}
 
 
 def _reference_candidates(families, echo):
@@ -61,12 +66,28 @@ def _reference_candidates(families, echo):
           for label, build, family in reference if family in families]
 
 
+def _serving_candidates(precision, echo):
+  """Whether to time the serving paths (frozen graph, ONNX Runtime)."""
+  if precision != 'fp32':
+    echo('serving paths skipped: they run float32 only')
+    return False
+  try:
+    export.onnx_modules()
+  except ImportError as error:
+    echo('serving paths skipped: %s' % error)
+    return False
+  return True
+
+
 def run(size, batch, precision, warmup, repeats, threads, include_keras,
-        include_reference, xla=False, networks=None, echo=print):
+        include_reference, xla=False, networks=None, include_serving=True,
+        echo=print, progress=True):
   """Measures everything; returns a dict for the table and --json.
 
   `networks`: names from `candidates.OUR_NETWORKS` to measure (default
-  all); the references and Keras models of their families come along.
+  all); the references and Keras models of their families come along, and
+  with `include_serving` each network's frozen graph in TensorFlow and in
+  ONNX Runtime (fp32 only). `progress`: a tqdm bar while timing.
 
   Raises:
     ValueError: If `networks` names an unknown network; before anything is
@@ -113,6 +134,13 @@ def run(size, batch, precision, warmup, repeats, threads, include_keras,
     flops[name] = timing.forward_flops(build, size)
     if kind == report.OURS:
       flops.setdefault(family, flops[name])  # what Keras rows are counted by
+  serving_sets = []
+  if include_serving and _serving_candidates(precision, echo):
+    for label, build, family in (ours[n] for n in networks):
+      echo('building %s frozen, in TensorFlow and ONNX Runtime' % label)
+      for kind, steps in candidates.serving_steps(build, size,
+                                                  threads).items():
+        serving_sets.append((label, kind, family, add(steps)))
   pipeline_set = None
   if 'resnet50' in networks:
     echo('building the ResNet-50 class fed by tf.data and by one batch')
@@ -131,7 +159,8 @@ def run(size, batch, precision, warmup, repeats, threads, include_keras,
   echo('timing %d step sets round-robin: %d warm-up and %d timed rounds' % (
       len(step_sets), warmup, repeats))
   try:
-    medians = timing.interleaved_medians(step_sets, warmup, repeats)
+    medians = timing.interleaved_medians(step_sets, warmup, repeats,
+                                         progress=progress)
   finally:
     for close in closers:
       close()
@@ -144,6 +173,10 @@ def run(size, batch, precision, warmup, repeats, threads, include_keras,
                **report.rates(medians[index], batch))
           for (name, kind, _, family), index in zip(graph_candidates,
                                                     graph_sets)]
+  rows += [dict(name='%s, %s' % (label, SERVING_LABELS[kind]), kind=kind,
+                family=family, of=label,
+                **report.inference_rates(medians[index]))
+           for label, kind, family, index in serving_sets]
   rows += report.best_keras_rows(keras_sets, medians, batch)
   pipeline = (None if pipeline_set is None
               else report.pipeline_rates(medians[pipeline_set], batch))
@@ -160,7 +193,8 @@ def run(size, batch, precision, warmup, repeats, threads, include_keras,
           'precision': precision, 'xla': xla, 'repeats': repeats,
           'matmul_gflops': peak, 'matmul_fp32_gflops': fp32_peak,
           'forward_gflop_per_image': {k: v / 1e9 for k, v in flops.items()},
-          'rows': rows, 'ratios': report.ratios(rows), 'pipeline': pipeline}
+          'rows': rows, 'ratios': report.ratios(rows),
+          'serving': report.serving(rows), 'pipeline': pipeline}
 
 
 def book(size, batch, batches, precision, threads, echo=print):
@@ -218,6 +252,10 @@ def main(argv=None):
                            % ','.join(sorted(candidates.OUR_NETWORKS)))
   parser.add_argument('--no-keras', action='store_true')
   parser.add_argument('--no-reference', action='store_true')
+  parser.add_argument('--no-serving', action='store_true',
+                      help='skip the frozen-graph and ONNX Runtime rows')
+  parser.add_argument('--no-progress', action='store_true',
+                      help='no progress bar while timing')
   parser.add_argument('--json', help='also write the results here')
   parser.add_argument('--book', action='store_true',
                       help='TensorFlow in Action mode: resnet_v2_152, '
@@ -259,7 +297,9 @@ def main(argv=None):
                    args.warmup, args.repeats, args.threads,
                    include_keras=not args.no_keras,
                    include_reference=not args.no_reference, xla=args.xla,
-                   networks=args.networks)
+                   networks=args.networks,
+                   include_serving=not args.no_serving,
+                   progress=not args.no_progress)
     except ValueError as error:
       parser.error(str(error))
     print()

@@ -5,7 +5,10 @@
   * tf-slim's reference nets (`tools.references`), when tf-keras is there;
   * Keras 3 applications, the twins of ours (`keras_steps`);
   * the classic class's training step fed by its own tf.data pipeline and by
-    one batch in the graph (`pipeline_steps`).
+    one batch in the graph (`pipeline_steps`);
+  * serving paths for each of ours: the frozen inference graph in TensorFlow
+    and the same weights converted to ONNX and run by ONNX Runtime
+    (`serving_steps`), when tf2onnx and onnxruntime are installed.
 
 Each network comes with the Keras application of its family, which pairs it
 with its competitors in the benchmark's ratios.
@@ -29,6 +32,7 @@ import tf_slim
 
 from resnet_v1_graph import config as config_lib
 from resnet_v1_graph import data
+from resnet_v1_graph import export
 from resnet_v1_graph import model as model_lib
 from resnet_v1_graph.nets import registry
 from resnet_v1_graph.tools import references
@@ -156,3 +160,54 @@ def pipeline_steps(size, batch, precision, threads, xla=False, depth=50,
     steps[metric] = functools.partial(sess.run, net.optimize, feed)
     closers.append(sess.close)
   return steps, lambda: [close() for close in closers]
+
+
+# The kinds of the serving rows, beside `report.OURS`, 'reference', 'keras'.
+FROZEN = 'frozen'
+ONNXRUNTIME = 'onnxruntime'
+SERVING_KINDS = (FROZEN, ONNXRUNTIME)
+
+
+def serving_steps(build_logits, size, threads):
+  """One network's inference as it would be served: ({kind: ({metric:
+  step}, close)}) for `FROZEN` (the frozen graph in a TensorFlow session)
+  and `ONNXRUNTIME` (that graph converted by tf2onnx).
+
+  Both run the same random weights on the same fed arrays: 'latency' at
+  batch 1 and 'infer' at batch `timing.INFERENCE_BATCH`, in float32.
+
+  Raises:
+    ImportError: Without tf2onnx and onnxruntime.
+  """
+  export.onnx_modules()
+  graph = tf.Graph()
+  with graph.as_default():
+    tf.set_random_seed(0)
+    images = tf.placeholder(tf.float32, [None, size, size, 3],
+                            name=export.INPUT_NAME)
+    tf.nn.softmax(build_logits(images, False), name='probabilities')
+    with session_lib.open_session(
+        graph, timing.run_config('fp32', threads)) as sess:
+      sess.run(tf.global_variables_initializer())
+      frozen = tf.graph_util.convert_variables_to_constants(
+          sess, graph.as_graph_def(), ['probabilities'])
+  rng = np.random.RandomState(0)
+  batches = {'latency': rng.uniform(size=(1, size, size, 3)),
+             'infer': rng.uniform(size=(timing.INFERENCE_BATCH, size, size,
+                                        3))}
+  batches = {metric: x.astype(np.float32) for metric, x in batches.items()}
+  runtime = export.onnx_session(
+      export.to_onnx(frozen, export.INPUT_NAME, ['probabilities']), threads)
+  serving = tf.Graph()
+  with serving.as_default():
+    tf.import_graph_def(frozen, name='')
+  sess = session_lib.open_session(serving, timing.run_config('fp32', threads))
+  fetch = serving.get_tensor_by_name('probabilities:0')
+  feed = serving.get_tensor_by_name(export.INPUT_NAME + ':0')
+  return {
+      FROZEN: ({metric: functools.partial(sess.run, fetch, {feed: x})
+                for metric, x in batches.items()}, sess.close),
+      ONNXRUNTIME: ({metric: functools.partial(
+          runtime.run, ['probabilities:0'], {export.INPUT_NAME + ':0': x})
+                     for metric, x in batches.items()}, lambda: None),
+  }

@@ -23,20 +23,27 @@ import tensorflow as tf2
 
 from resnet_v1_graph.tools import timing
 
-# The kind of our rows; competitors' are 'reference' and 'keras'.
+# The kind of our rows; competitors' are 'reference' and 'keras'. Our
+# serving rows (`candidates.SERVING_KINDS`) name the row of theirs in 'of'.
 OURS = 'ours'
+COMPETITORS = ('reference', 'keras')
+
+
+def inference_rates(medians):
+  """A row's inference rates from {'latency', 'infer'} median seconds."""
+  return {'latency_ms': medians['latency'] * 1e3,
+          'infer_images_per_s': timing.INFERENCE_BATCH / medians['infer']}
 
 
 def rates(medians, batch):
   """A row's rates from {'train', 'latency', 'infer'} median seconds."""
-  return {'train_images_per_s': batch / medians['train'],
-          'latency_ms': medians['latency'] * 1e3,
-          'infer_images_per_s': timing.INFERENCE_BATCH / medians['infer']}
+  return dict(inference_rates(medians),
+              train_images_per_s=batch / medians['train'])
 
 
 def best_keras_rows(keras_sets, medians, batch):
   """Per Keras family, the row of its faster `jit_compile` setting."""
-  best = {}
+  best, inference = {}, {}
   for family, jit, index in keras_sets:
     row = dict(name='keras.applications.%s' % family, kind='keras',
                family=family, jit_compile=jit,
@@ -44,6 +51,14 @@ def best_keras_rows(keras_sets, medians, batch):
     if family not in best or row['train_images_per_s'] > best[family][
         'train_images_per_s']:
       best[family] = row
+    fastest = inference.setdefault(family, dict(row))
+    fastest['latency_ms'] = min(fastest['latency_ms'], row['latency_ms'])
+    fastest['infer_images_per_s'] = max(fastest['infer_images_per_s'],
+                                        row['infer_images_per_s'])
+  for family, row in best.items():
+    # Serving compares with Keras at its fastest, jit_compile on or off.
+    row['best_latency_ms'] = inference[family]['latency_ms']
+    row['best_infer_images_per_s'] = inference[family]['infer_images_per_s']
   return list(best.values())
 
 
@@ -59,7 +74,7 @@ def add_gflops(rows, flops, peak):
   """Adds each row's training GFLOP/s and its share of the matmul `peak`."""
   for row in rows:
     forward = flops.get(row['name'], flops.get(row['family']))
-    if forward:
+    if forward and 'train_images_per_s' in row:
       # Training costs about three forward passes (forward, two backward).
       row['train_gflops'] = 3 * forward * row['train_images_per_s'] / 1e9
       row['peak_share'] = row['train_gflops'] / peak
@@ -71,7 +86,7 @@ def ratios(rows):
   """ours / theirs for each metric, matching networks by family."""
   out = []
   for ours in (r for r in rows if r['kind'] == OURS):
-    for theirs in (r for r in rows if r['kind'] != OURS and
+    for theirs in (r for r in rows if r['kind'] in COMPETITORS and
                    r['family'] == ours['family']):
       out.append({
           'ours': ours['name'], 'theirs': theirs['name'],
@@ -104,10 +119,41 @@ def machine():
           'isa': [flag for flag in _ISA_FLAGS if flag in flags]}
 
 
+def serving(rows):
+  """Per network of ours, its fastest inference path at batch 1 and at
+  batch 32 (TensorFlow's graph, its frozen graph, ONNX Runtime) against
+  Keras 3 at its fastest (jit_compile on or off)."""
+  out = []
+  for ours in (r for r in rows if r['kind'] == OURS):
+    paths = [ours] + [r for r in rows if r.get('of') == ours['name']]
+    latency = min(paths, key=lambda r: r['latency_ms'])
+    throughput = max(paths, key=lambda r: r['infer_images_per_s'])
+    entry = {'network': ours['name'],
+             'latency_path': latency['name'],
+             'latency_ms': latency['latency_ms'],
+             'infer_path': throughput['name'],
+             'infer_images_per_s': throughput['infer_images_per_s']}
+    keras = [r for r in rows if r['kind'] == 'keras' and
+             r['family'] == ours['family']]
+    if keras:
+      entry['latency_vs_keras'] = (keras[0]['best_latency_ms'] /
+                                   latency['latency_ms'])
+      entry['infer_vs_keras'] = (throughput['infer_images_per_s'] /
+                                 keras[0]['best_infer_images_per_s'])
+    out.append(entry)
+  return out
+
+
+def _train_rate(row, form):
+  if 'train_images_per_s' not in row:  # a serving row
+    return '-'
+  return form % row['train_images_per_s']
+
+
 def format_row(row):
   """One measured row as a line of progress output."""
-  return ('%-36s train %7.2f img/s | infer b1 %8.1f ms | b32 %7.2f img/s' %
-          (row['name'], row['train_images_per_s'], row['latency_ms'],
+  return ('%-36s train %7s img/s | infer b1 %8.1f ms | b32 %7.2f img/s' %
+          (row['name'], _train_rate(row, '%.2f'), row['latency_ms'],
            row['infer_images_per_s']))
 
 
@@ -129,9 +175,9 @@ def format_table(result):
            'img/s | train GFLOP/s | share of matmul peak |',
            '|---|---:|---:|---:|---:|---:|']
   for row in result['rows']:
-    lines.append('| %s | %.2f | %.1f | %.2f | %s | %s |' % (
+    lines.append('| %s | %s | %.1f | %.2f | %s | %s |' % (
         row['name'] + (' (jit_compile)' if row.get('jit_compile') else ''),
-        row['train_images_per_s'], row['latency_ms'],
+        _train_rate(row, '%.2f'), row['latency_ms'],
         row['infer_images_per_s'],
         '%.1f' % row['train_gflops'] if 'train_gflops' in row else '-',
         '%.0f%%' % (100 * row['peak_share']) if 'peak_share' in row else '-'))
@@ -150,4 +196,14 @@ def format_table(result):
       lines.append('| %s / %s | %.2fx | %.2fx | %.2fx |' % (
           r['ours'], r['theirs'], r['train'], r['infer_batch_32'],
           r['latency_batch_1']))
+  if any('latency_vs_keras' in entry for entry in result.get('serving', ())):
+    lines += ['', '| serving | fastest at batch 1 | ms | Keras 3 ms / ours | '
+              'fastest at batch 32 | img/s | ours / Keras 3 |',
+              '|---|---|---:|---:|---|---:|---:|']
+    for entry in result['serving']:
+      if 'latency_vs_keras' in entry:
+        lines.append('| %s | %s | %.1f | %.2fx | %s | %.2f | %.2fx |' % (
+            entry['network'], entry['latency_path'], entry['latency_ms'],
+            entry['latency_vs_keras'], entry['infer_path'],
+            entry['infer_images_per_s'], entry['infer_vs_keras']))
   return '\n'.join(lines)

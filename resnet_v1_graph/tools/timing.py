@@ -20,6 +20,7 @@ import statistics
 import time
 
 import tensorflow.compat.v1 as tf
+import tqdm
 
 from resnet_v1_graph import config as config_lib
 from resnet_v1_graph.training import session as session_lib
@@ -86,7 +87,7 @@ def matmul_peak(precision, repeats, threads=0):
   return gflops_of_matmul(medians['matmul'])
 
 
-def interleaved_times(step_sets, warmup, repeats, settle=1):
+def interleaved_times(step_sets, warmup, repeats, settle=1, progress=False):
   """Seconds of every step, measured round-robin.
 
   `step_sets` is a list of {metric: step function}. After `warmup` calls of
@@ -98,30 +99,40 @@ def interleaved_times(step_sets, warmup, repeats, settle=1):
   entries) and their weights from the CPU caches, and a step should find
   its own as it would in a training loop.
 
+  With `progress`, a tqdm bar (on stderr) counts the calls.
+
   Returns:
     A list parallel to `step_sets` of {metric: [seconds of each round]}.
   """
-  for steps in step_sets:
-    for step in steps.values():
-      for _ in range(warmup):
-        step()
-  times = [{metric: [] for metric in steps} for steps in step_sets]
-  for _ in range(repeats):
-    for steps, timed in zip(step_sets, times):
-      for metric, step in steps.items():
-        for _ in range(settle):
+  calls = sum(len(steps) for steps in step_sets)
+  with tqdm.tqdm(total=calls * (warmup + repeats * (settle + 1)),
+                 desc='timing', unit='step', disable=not progress) as bar:
+    for steps in step_sets:
+      for step in steps.values():
+        for _ in range(warmup):
           step()
-        start = time.perf_counter()
-        step()
-        timed[metric].append(time.perf_counter() - start)
+          bar.update()
+    times = [{metric: [] for metric in steps} for steps in step_sets]
+    for round_ in range(repeats):
+      bar.set_postfix_str('round %d of %d' % (round_ + 1, repeats))
+      for steps, timed in zip(step_sets, times):
+        for metric, step in steps.items():
+          for _ in range(settle):
+            step()
+          start = time.perf_counter()
+          step()
+          timed[metric].append(time.perf_counter() - start)
+          bar.update(settle + 1)
   return times
 
 
-def interleaved_medians(step_sets, warmup, repeats, settle=1):
+def interleaved_medians(step_sets, warmup, repeats, settle=1,
+                        progress=False):
   """`interleaved_times`, reduced to {metric: median seconds} per set."""
   return [{metric: statistics.median(values) for metric, values in
            timed.items()}
-          for timed in interleaved_times(step_sets, warmup, repeats, settle)]
+          for timed in interleaved_times(step_sets, warmup, repeats, settle,
+                                         progress)]
 
 
 def forward_flops(build_logits, size):
