@@ -368,15 +368,13 @@ def _serve(args, role):
 
 def _train_in_cluster(args, role, cfg, source):
   """A worker: trains its part; the chief then reports test accuracy."""
-  if role.is_chief:
-    rundir.RunDir.from_config(cfg).write_config(cfg)
-    if args.init_from:
-      # The chief writes the step-0 checkpoint in one process; its session
-      # then restores it like any checkpoint, and the others get it from
-      # the ps tasks or the all-reduce broadcast.
-      model = classifier.Classifier(cfg)
-      _initialize_from(model, args.init_from, args.exclude)
-      model.close()
+  if role.is_chief and args.init_from:
+    # The chief writes the step-0 checkpoint in one process; its session
+    # then restores it like any checkpoint, and the others get it from the
+    # ps tasks or the all-reduce broadcast.
+    model = classifier.Classifier(cfg)
+    _initialize_from(model, args.init_from, args.exclude)
+    model.close()
   print('%s: training %s on %s, %s' % (
       role.describe(), model_lib.title(cfg),
       source.name, 'by all-reduce' if role.all_reduce else
@@ -384,9 +382,11 @@ def _train_in_cluster(args, role, cfg, source):
         flush=True)
   trainer = replicas.ClusterTrainer(cfg, role, ps_wait=args.ps_wait)
   report = trainer.fit(source.train, source.validation)
-  print('%s ran %d steps; global step %d of %d' % (
+  print('%s ran %d steps; global step %d of %d%s' % (
       role.describe(), report['steps'], report['global_step'],
-      report['last_step']), flush=True)
+      report['last_step'], '' if report['finished'] else
+      "; not finished: start every task again to resume from the chief's "
+      "latest checkpoint"), flush=True)
   if role.is_chief:
     model = classifier.Classifier(cfg)
     model.restore()  # The best checkpoint, by validation accuracy.

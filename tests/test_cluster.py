@@ -30,6 +30,8 @@ from resnet_v1_graph.training import cluster
 from resnet_v1_graph.training import replicas
 from resnet_v1_graph.training import rundir
 
+# tf.train.AdamOptimizer's default epsilon.
+ADAM_EPSILON = 1e-8
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIZE = 8
 BATCH = 16
@@ -332,7 +334,7 @@ def test_one_synchronous_step_is_adam_on_the_mean_gradient(tmp_path, digits,
   for task, (_, err) in zip(workers, outputs):
     assert task.returncode == 0, err[-3000:]
   assert [json.loads(out.splitlines()[-1]) for out, _ in outputs] == [
-      {'steps': 1, 'global_step': 1, 'last_step': 1}] * 2
+      {'steps': 1, 'global_step': 1, 'last_step': 1, 'finished': True}] * 2
   # The oracle: the initial checkpoint in one process, each worker's first
   # batch through it, the mean gradient, one Adam update.
   images, labels = digits.train.arrays()
@@ -357,18 +359,27 @@ def test_one_synchronous_step_is_adam_on_the_mean_gradient(tmp_path, digits,
           model.input_y: np.eye(10)[batch_labels],
           model.dataset_handle: _handle(session, batch_images,
                                         batch_labels)}))
-    session.run(update, dict(zip(mean, [(a + b) / 2 for a, b in
-                                        zip(*per_worker)])))
-    expected = dict(zip([v.op.name for v in variables],
-                        session.run(variables)))
+    names = [v.op.name for v in variables]
+    before = dict(zip(names, session.run(variables)))
+    gradients = [(a + b) / 2 for a, b in zip(*per_worker)]
+    session.run(update, dict(zip(mean, gradients)))
+    expected = dict(zip(names, session.run(variables)))
     session.close()
   after = checkpoints.read_arrays(str(tmp_path / 'model' / 'model.ckpt-1'))
-  for name, value in expected.items():
-    # Adam's first step moves each weight by about the learning rate, in the
-    # direction of the gradient's sign; one worker's gradient alone would
-    # flip many signs.
-    np.testing.assert_allclose(after[name], value, rtol=1e-5,
-                               atol=1e-2 * cfg.learning_rate, err_msg=name)
+  for name, gradient in zip(names, gradients):
+    # Adam's first step moves each weight by lr * g / (|g| + epsilon): about
+    # the learning rate, in the direction of the gradient's sign; one
+    # worker's gradient alone would flip many signs. Near g = 0 the step's
+    # slope, lr * epsilon / (|g| + epsilon)^2, magnifies float rounding
+    # (which differs between CPUs' kernels) a thousandfold or more; there,
+    # only Adam's bound holds.
+    tiny = np.abs(gradient) < 1e4 * ADAM_EPSILON
+    assert tiny.mean() < 0.2, name  # most weights are still checked exactly
+    np.testing.assert_allclose(after[name][~tiny], expected[name][~tiny],
+                               rtol=1e-5, atol=1e-2 * cfg.learning_rate,
+                               err_msg=name)
+    assert (np.abs(after[name] - before[name])[tiny] <=
+            cfg.learning_rate * (1 + 1e-5)).all(), name
 
 
 def _handle(session, images, labels):

@@ -9,6 +9,7 @@ goes back past the latest checkpoint. (Later saves rotate old checkpoints out as
 restoring chief's saver takes over the list of checkpoints on disk.)
 """
 
+import glob
 import os
 import re
 import signal
@@ -17,7 +18,6 @@ import sys
 import time
 
 import pytest
-import tensorflow.compat.v1 as tf
 
 from resnet_v1_graph import data
 from resnet_v1_graph.tools import launcher
@@ -62,9 +62,13 @@ class Cluster:
       for index in range(len(self.spec[job])):
         self.start(job, index)
 
-  def kill(self, name):
-    self.processes[name].send_signal(signal.SIGKILL)
-    self.processes[name].wait()
+  def kill(self, name, number=signal.SIGKILL):
+    self.processes[name].send_signal(number)
+    return self.processes[name].wait(TIMEOUT)
+
+  def kill_all(self):
+    for name in list(self.processes):
+      self.kill(name)
 
   def wait(self, name):
     return self.processes[name].wait(TIMEOUT)
@@ -74,10 +78,13 @@ class Cluster:
     return (self.path / ('%s.%d.log' % (name, start))).read_text()
 
   def checkpoint_steps(self):
-    state = tf.train.get_checkpoint_state(self.model_path)
-    if state is None:
-      return []
-    return [int(p.rsplit('-', 1)[1]) for p in state.all_model_checkpoint_paths]
+    """The steps of the complete checkpoints on disk."""
+    return [int(p.rsplit('-', 1)[1]) for p in
+            rundir.RunDir(self.model_path, '').checkpoints()]
+
+  def checkpoint(self, step):
+    return os.path.join(self.model_path, '%s-%d' % (rundir.CHECKPOINT_NAME,
+                                                    step))
 
   def wait_for_checkpoint(self, step):
     """Waits until a checkpoint of at least `step` is on disk."""
@@ -176,3 +183,61 @@ def test_a_lost_task_stops_the_workers_and_a_restart_resumes(
   # Every worker starts again from the chief's restored checkpoint.
   for name in ('worker0', 'worker1'):
     assert _ready_steps(tasks.log(name))[0] == max(before), name
+
+
+def _files(prefix):
+  return {path: open(path, 'rb').read() for path in glob.glob(prefix + '.*')}
+
+
+def test_a_chief_resumes_from_the_files_past_a_damaged_checkpoint(tasks):
+  """A junk state file and a truncated latest checkpoint: the restarted
+  chief says so, restores the one before (untouched), and finishes."""
+  tasks.start_all()
+  tasks.wait_for_checkpoint(20)
+  tasks.kill_all()
+  *_, before, latest = tasks.checkpoint_steps()
+  kept = _files(tasks.checkpoint(before))
+  with open(os.path.join(tasks.model_path, 'checkpoint'), 'w') as f:
+    f.write('junk')
+  data_file, = glob.glob(tasks.checkpoint(latest) + '.data-*')
+  os.truncate(data_file, os.path.getsize(data_file) // 2)
+  tasks.start_all()
+  _finished(tasks, ['worker0', 'worker1'])
+  log = tasks.log('worker0')
+  assert '%s cannot be read' % tasks.checkpoint(latest) in log, log[-3000:]
+  assert 'restored from %s' % tasks.checkpoint(before) in log
+  assert _ready_steps(log)[0] == before
+  assert _ready_steps(tasks.log('worker1'))[0] == before
+  if before in tasks.checkpoint_steps():  # not yet rotated out
+    assert _files(tasks.checkpoint(before)) == kept
+
+
+def test_sigterm_stops_the_chief_after_saving_and_the_lock_holds(tasks):
+  """SIGTERM: the chief saves the step it was at and exits 143, and its
+  synchronous cluster ends with it (its token queue closes); while another
+  process holds the run's lock a chief is refused; the cluster started
+  again resumes from the saved step."""
+  tasks.start_all()
+  tasks.wait_for_checkpoint(10)
+  assert tasks.kill('worker0', signal.SIGTERM) == 128 + signal.SIGTERM
+  log = tasks.log('worker0')
+  stopped = re.search(r'SIGTERM: training stopped at step (\d+) and saved '
+                      r'(\S+);', log)
+  assert stopped, log[-3000:]
+  step = int(stopped.group(1))
+  assert stopped.group(2) == tasks.checkpoint(step)
+  assert max(tasks.checkpoint_steps()) == step
+  assert 'Traceback' not in log
+  assert tasks.wait('worker1') == 0
+  assert re.search(r'global step %d of %d; not finished: start every task '
+                   r'again' % (step, _last_step()), tasks.log('worker1'))
+  tasks.kill('ps0')
+  run = rundir.RunDir(tasks.model_path, '')
+  with run.lock():
+    tasks.start('worker', 0)
+    assert tasks.wait('worker0') == 2
+    assert 'is being trained by process %d' % os.getpid() in tasks.log(
+        'worker0')
+  tasks.start_all()
+  _finished(tasks, ['worker0', 'worker1'])
+  assert _ready_steps(tasks.log('worker0'))[0] == step

@@ -23,9 +23,16 @@ latest checkpoints (`tf.train.CheckpointSaverHook`), TensorBoard scalars
 best checkpoint, the history and the curves (`EpochHook`), in the layout of
 `rundir`. Training stops at the last step of `config.epoch` epochs
 (`tf.train.StopAtStepHook`) or at a NaN loss (`tf.train.NanTensorHook`).
+As in one process, the chief holds the run's lock while it trains, removes
+the leftovers of killed saves, resumes from the newest checkpoint on disk
+that reads in full and holds finite weights (`saving.sound_latest_checkpoint`:
+a damaged state file or latest checkpoint is passed over, never taken as
+"no checkpoint"), writes config.json only once that restore has worked, and
+on SIGINT or SIGTERM stops after its step and saves it
+(`saving.TrainingStopped`); every task stops on them.
 
 Failures with ps tasks: a restarted worker rejoins; a restarted chief
-restores the latest checkpoint, so `global_step` goes back to it and never
+restores the latest sound checkpoint, so `global_step` goes back to it and never
 before it; a ps that is unreachable when a session starts raises
 `cluster.ClusterError` after `ps_wait` seconds, and one lost during
 training ends each worker's process after `ps_wait` seconds with a message
@@ -56,6 +63,7 @@ from resnet_v1_graph import preprocessing
 from resnet_v1_graph.training import allreduce
 from resnet_v1_graph.training import cluster as cluster_lib
 from resnet_v1_graph.training import rundir
+from resnet_v1_graph.training import saving
 from resnet_v1_graph.training import session as session_lib
 from resnet_v1_graph.training import summaries
 from resnet_v1_graph.training import trainer as trainer_lib
@@ -91,7 +99,8 @@ def steps_per_epoch(config, num_examples, num_workers):
 class _SessionCreator(tf.train.SessionCreator):
   """Creates a worker's session; gives up when a ps stays unreachable.
 
-  The chief restores the latest checkpoint or initialises; with ps tasks
+  The chief restores the checkpoint `choose_checkpoint()` names (the newest
+  sound one) or initialises; with ps tasks
   the others wait until the chief has. With all-reduce each worker
   initialises its own copy and then runs `broadcast`, which hands every
   worker the chief's values. `MonitoredSession` calls this again after a
@@ -99,11 +108,11 @@ class _SessionCreator(tf.train.SessionCreator):
   `cluster.ClusterError` is not one of those, so it ends the run.
   """
 
-  def __init__(self, role, target, scaffold, config, checkpoint_dir,
+  def __init__(self, role, target, scaffold, config, choose_checkpoint,
                ps_wait, broadcast=None):
     self.role, self.target, self.scaffold = role, target, scaffold
-    self.config, self.checkpoint_dir, self.ps_wait = (config, checkpoint_dir,
-                                                      ps_wait)
+    self.config, self.ps_wait = config, ps_wait
+    self.choose_checkpoint = choose_checkpoint
     self.broadcast = broadcast
 
   def create_session(self):
@@ -117,9 +126,12 @@ class _SessionCreator(tf.train.SessionCreator):
     if self.broadcast is None and not self.role.is_chief:
       return manager.wait_for_session(self.target, config=self.config,
                                       max_wait_secs=CHIEF_WAIT_SECONDS)
+    # The chief's checkpoint is chosen from the files on disk each time a
+    # session is made (not from the state file, which may be damaged).
     session = manager.prepare_session(
         self.target, saver=self.scaffold.saver, config=self.config,
-        checkpoint_dir=self.checkpoint_dir if self.role.is_chief else None,
+        checkpoint_filename_with_path=(
+            self.choose_checkpoint() if self.role.is_chief else None),
         init_op=self.scaffold.init_op)
     if self.broadcast is not None:
       session.run(self.broadcast)
@@ -180,7 +192,7 @@ class SyncReplicasHook(tf.train.SessionRunHook):
 class _SessionStartHook(tf.train.SessionRunHook):
   """On every new session: fetches the training pipeline's string handle,
   and says at which global step this worker starts (and, on the chief,
-  from which checkpoint)."""
+  from which checkpoint); the chief writes the run's config.json."""
 
   def __init__(self, trainer, handle_tensor):
     self.trainer = trainer
@@ -190,12 +202,16 @@ class _SessionStartHook(tf.train.SessionRunHook):
   def after_create_session(self, session, coord):
     self.handle, step = session.run([self.handle_tensor,
                                      self.trainer.model.global_step])
+    if self.trainer.role.is_chief:
+      # Only now is the run known to fit this config (a mismatch fails the
+      # restore), so only now may config.json say so.
+      self.trainer.run.write_config(self.trainer.config)
     if self.trainer.config.verbose:
       origin = ''
       if self.trainer.role.is_chief:
-        # The chief restores the latest checkpoint whenever there is one.
-        latest = self.trainer.run.latest_checkpoint()
-        origin = ', restored from %s' % latest if latest else ', initialised'
+        restored = self.trainer.restored_from
+        origin = (', restored from %s' % restored if restored
+                  else ', initialised')
 
       print('%s: session ready at global step %d%s' % (
           self.trainer.role.describe(), step, origin), flush=True)
@@ -387,6 +403,7 @@ class ClusterTrainer:
           'towers); train on a cluster without it')
     self.config, self.role, self.ps_wait = config, role, ps_wait
     self.run = rundir.RunDir.from_config(config)
+    self.restored_from = None
     self.session_config = session_lib.session_config(config)
     if role.all_reduce:
       allreduce.configure(self.session_config)
@@ -424,7 +441,9 @@ class ClusterTrainer:
 
     Returns:
       {'steps': this worker's steps, 'global_step': the last global step
-      this worker saw, 'last_step': the step training stops at}.
+      this worker saw, 'last_step': the step training stops at,
+      'finished': False if the cluster ended before it (its chief stopped
+      on a signal)}.
 
     Raises:
       FloatingPointError: If the loss becomes NaN; nothing is saved after
@@ -432,6 +451,12 @@ class ClusterTrainer:
       cluster.ClusterError: If a ps stays unreachable for `ps_wait` seconds,
         or an all-reduce waits for a worker longer than
         `allreduce.TIMEOUT_SECONDS`.
+      rundir.RunLockedError: On the chief, if another process trains in
+        the run directory.
+      ValueError: On the chief, if checkpoints exist and none of them
+        reads, or the newest one holds NaN weights.
+      saving.TrainingStopped: On SIGINT or SIGTERM, once the step in flight
+        is done (and, on the chief, saved).
     """
     cfg, model = self.config, self.model
     per_epoch = steps_per_epoch(cfg, train.num_examples,
@@ -464,10 +489,29 @@ class ClusterTrainer:
       if self.role.is_chief:
         hooks += self._chief_hooks(per_epoch, validation, scaffold)
       creator = _SessionCreator(self.role, self.server.target, scaffold,
-                                self.session_config, cfg.model_path,
+                                self.session_config, self._choose_checkpoint,
                                 self.ps_wait, broadcast=broadcast)
-      steps, step = self._loop(creator, hooks, handles, watchdog)
-    return {'steps': steps, 'global_step': step, 'last_step': last_step}
+      if not self.role.is_chief:
+        steps, step, by_hook = self._loop(creator, hooks, handles, watchdog)
+      else:
+        with self.run.lock():
+          for path in self.run.remove_leftovers():
+            self._say('removed %s, left by a save that was killed' % path)
+          steps, step, by_hook = self._loop(creator, hooks, handles,
+                                            watchdog)
+    return {'steps': steps, 'global_step': step, 'last_step': last_step,
+            'finished': by_hook or step >= last_step}
+
+  def _say(self, message):
+    if self.config.verbose:
+      print('%s: %s' % (self.role.describe(), message), flush=True)
+
+  def _choose_checkpoint(self):
+    """The chief's checkpoint to restore (None: initialise)."""
+    self.restored_from = saving.sound_latest_checkpoint(
+        self.run, tf.global_variables(), self.model.global_step,
+        self.model.describe(), self._say)
+    return self.restored_from
 
   def _chief_hooks(self, per_epoch, validation, scaffold):
     """Checkpoints, summaries and the epoch's end, written by the chief."""
@@ -482,10 +526,16 @@ class ClusterTrainer:
               cfg.batch_size, preprocess=preprocessing.pipeline(
                   cfg.preprocessing_name).eval)))
       pipeline = (iterator, iterator.string_handle())
-    return [
-        tf.train.CheckpointSaverHook(
-            cfg.model_path, save_steps=cfg.validate_every or per_epoch,
-            scaffold=scaffold, checkpoint_basename=rundir.CHECKPOINT_NAME),
+    # At each validation (each epoch by default), and also as often as
+    # save_every_steps or save_every_seconds say.
+    savers = [tf.train.CheckpointSaverHook(
+        cfg.model_path, scaffold=scaffold,
+        checkpoint_basename=rundir.CHECKPOINT_NAME, **every)
+              for every in ({'save_steps': cfg.validate_every or per_epoch},
+                            {'save_steps': cfg.save_every_steps},
+                            {'save_secs': cfg.save_every_seconds})
+              if any(every.values())]
+    return savers + [
         tf.train.SummarySaverHook(
             save_steps=1,
             output_dir=self.run.summary_dir(rundir.TRAIN_SUMMARIES),
@@ -493,19 +543,32 @@ class ClusterTrainer:
         EpochHook(self, per_epoch, pipeline)]
 
   def _loop(self, creator, hooks, handles, watchdog):
-    """Runs training steps until a hook stops; (steps run, global step)."""
+    """Runs training steps until a hook stops; (steps run, global step,
+    whether a hook stopped it)."""
     model = self.model
     steps = step = 0
+    # False if the session ended on an OutOfRangeError, which it takes for
+    # the end of training: the synchronous token queue closed under a
+    # step, as it does when the chief stops.
+    stopped_by_hook = False
     try:
-      with tf.train.MonitoredSession(
+      with saving.StopRequests() as stops, tf.train.MonitoredSession(
           session_creator=creator, hooks=hooks,
           stop_grace_period_secs=STOP_GRACE_SECONDS) as session:
-        while not session.should_stop():
+        while not session.should_stop() and not stops.signal_name:
           step = session.run(
               self.step_after_update,
               {model.dataset_handle: handles.handle,
                model.is_training: True})
           steps += 1
+        stopped_by_hook = True
+      # Leaving the session ran the hooks' end: the chief's checkpoint
+      # saver saved the last step.
+      if stops.signal_name:
+        raise saving.TrainingStopped(
+            stops.signal_name, int(step),
+            self.run.latest_checkpoint() if self.role.is_chief else
+            "the chief's latest checkpoint")
     except tf.errors.DeadlineExceededError:
       raise cluster_lib.ClusterError(
           'the workers did not all reach the all-reduce of global step %d '
@@ -521,4 +584,4 @@ class ClusterTrainer:
           (step, self.run.latest_checkpoint())) from None
     finally:
       watchdog.stop()
-    return steps, int(step)
+    return steps, int(step), stopped_by_hook

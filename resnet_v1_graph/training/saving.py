@@ -21,6 +21,7 @@ import signal
 import threading
 import time
 
+import numpy as np
 import tensorflow.compat.v1 as tf
 
 from resnet_v1_graph import checkpoints
@@ -75,6 +76,85 @@ class StopRequests:
     self.signal_name = signal.Signals(number).name
 
 
+def _refuse_non_finite(checkpoint, bad, total):
+  if bad:
+    raise ValueError(
+        'checkpoint %s holds NaN or infinite weights (%d of %d variables, '
+        'e.g. %s); its outputs would mean nothing. Restore an earlier '
+        'checkpoint, or train again with a lower learning_rate' % (
+            checkpoint, len(bad), total, ', '.join(bad[:3])))
+
+
+def _newest_that_reads(run, restore, say):
+  """`restore(checkpoint)` of the newest of `run`'s checkpoints that reads.
+
+  A damaged one is said and passed over for the one before. Returns None
+  if there is none; raises ValueError if there are some and none reads.
+  """
+  found = run.checkpoints()
+  for checkpoint in reversed(found):
+    try:
+      return restore(checkpoint)
+    except (FileNotFoundError,) + checkpoints.DAMAGE_ERRORS as error:
+      say('%s cannot be read (%s); trying the checkpoint before it'
+          % (checkpoint, data.error_reason(str(error))))
+  if found:
+    raise ValueError(
+        'none of the %d checkpoints in %s reads; move them away to start '
+        'afresh' % (len(found), run.model_path))
+  return None
+
+
+def sound_latest_checkpoint(run, variables, global_step, what, say):
+  """The newest checkpoint of `run` to resume from, checked without a
+  session, so that a cluster's chief can hand it to TensorFlow's session
+  manager, which restores it before any worker may start.
+
+  As `RunSavers.restore_latest`, a damaged checkpoint is said and passed
+  over for the one before, and checkpoints that exist are never ignored.
+
+  Args:
+    run: The `rundir.RunDir`.
+    variables: The graph's variables.
+    global_step: Its step variable.
+    what: The model in words, for a mismatch message.
+    say: Prints a line.
+
+  Returns:
+    A checkpoint prefix, or None if the run has none.
+
+  Raises:
+    checkpoints.CheckpointMismatchError: If it belongs to another
+      architecture.
+    ValueError: If its weights hold NaN or infinite values, its
+      `global_step` has another dtype than the graph's, or none reads.
+  """
+
+  def check(checkpoint):
+    checkpoints.check(checkpoint, variables, what)
+    try:
+      arrays = checkpoints.read_arrays(checkpoint)  # every byte: finds damage
+    except IndexError as error:  # the reader's word for a truncated file
+      raise tf.errors.DataLossError(None, None, str(error)) from None
+    floats = {name: value for name, value in arrays.items()
+              if value.dtype.kind == 'f'}
+    _refuse_non_finite(checkpoint, sorted(
+        name for name, value in floats.items()
+        if not np.isfinite(value).all()), len(floats))
+    step = arrays.get(global_step.op.name)
+    if step is not None and step.dtype != global_step.dtype.as_numpy_dtype:
+      raise ValueError(
+          'checkpoint %s has an %s global_step and this graph an %s one; a '
+          'cluster restores it as it is. Resume it for one step in one '
+          'process (train without cluster flags), whose checkpoints then '
+          'have the %s step, and start the cluster again' % (
+              checkpoint, step.dtype, global_step.dtype.base_dtype.name,
+              global_step.dtype.base_dtype.name))
+    return checkpoint
+
+  return _newest_that_reads(run, check, say)
+
+
 class RunSavers:
   """A run's savers and the checks around them, built in the default graph.
 
@@ -119,13 +199,8 @@ class RunSavers:
           session, checkpoint)
       step.load(tf.train.load_checkpoint(checkpoint).get_tensor(
           step.op.name), session)
-    bad = self.non_finite_variables(session)
-    if bad:
-      raise ValueError(
-          'checkpoint %s holds NaN or infinite weights (%d of %d variables, '
-          'e.g. %s); its outputs would mean nothing. Restore an earlier '
-          'checkpoint, or train again with a lower learning_rate' % (
-              checkpoint, len(bad), len(self._finite), ', '.join(bad[:3])))
+    _refuse_non_finite(checkpoint, self.non_finite_variables(session),
+                       len(self._finite))
     return checkpoint
 
   def restore_latest(self, session, what, say):
@@ -137,18 +212,9 @@ class RunSavers:
     Raises:
       ValueError: If checkpoints exist and none of them reads.
     """
-    found = self.run.checkpoints()
-    for checkpoint in reversed(found):
-      try:
-        return self.restore(session, checkpoint, what)
-      except (FileNotFoundError,) + checkpoints.DAMAGE_ERRORS as error:
-        say('%s cannot be read (%s); trying the checkpoint before it'
-            % (checkpoint, data.error_reason(str(error))))
-    if found:
-      raise ValueError(
-          'none of the %d checkpoints in %s reads; move them away to start '
-          'afresh' % (len(found), self.run.model_path))
-    return None
+    return _newest_that_reads(
+        self.run, lambda checkpoint: self.restore(session, checkpoint, what),
+        say)
 
   def recover(self):
     """Lets the savers delete the oldest checkpoints beyond `max_to_keep`,
