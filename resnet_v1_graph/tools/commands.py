@@ -1,20 +1,24 @@
 """The tool commands of `resnet-tf1` (checkpoint, export, convert, cluster,
-data: no model built from flags, no training), their arguments, and the
-pieces the training commands share with them (data flags, loading the data
-the flags name, a run's saved config).
+data, draw: no model built from flags, no training), their arguments, and
+the pieces the training commands share with them (data flags, loading the
+data the flags name, a run's saved config).
 """
 
 import argparse
 
 from resnet_v1_graph import checkpoints
+from resnet_v1_graph import config as config_lib
 from resnet_v1_graph import data
 from resnet_v1_graph import export
 from resnet_v1_graph.checkpoints import convert
+from resnet_v1_graph.nets import registry
+from resnet_v1_graph.tools import drawing
 from resnet_v1_graph.tools import launcher
 from resnet_v1_graph.training import rundir
 
 # Commands that need neither a dataset nor a model built from flags.
-TOOL_COMMANDS = ('checkpoint', 'export', 'convert', 'cluster', 'data')
+TOOL_COMMANDS = ('checkpoint', 'export', 'convert', 'cluster', 'data',
+                 'draw')
 
 
 def positive_int(text):
@@ -130,10 +134,39 @@ def add_tool_commands(commands):
                        help='classes of the output: 1001 adds the background '
                             'class, 1000 drops it (default: as the source)')
 
+  draw = commands.add_parser(
+      'draw', help="a picture of a network's structure: stem, stages, "
+                   'units with their output shapes and shortcuts')
+  draw.add_argument('--model', required=True, choices=registry.names(),
+                    metavar='MODEL', help='the network; one of ' +
+                    ', '.join(registry.names()))
+  draw.add_argument('--output', required=True,
+                    help='the picture to write, .png or .svg')
+  draw.add_argument('--image-size', type=positive_int,
+                    help="input height and width (default: the network's "
+                         'own, e.g. 224)')
+  draw.add_argument('--depth', type=int,
+                    help='depth of --model resnet (default %d)'
+                    % config_lib.DEFAULTS.depth)
+  draw.add_argument('--every-unit', action='store_true',
+                    help='a row per unit; by default runs of more than %d '
+                         'identical units are one row (unit_2 ... unit_35 '
+                         'x34)' % drawing.COLLAPSE_OVER)
+  draw.add_argument('--force', action='store_true',
+                    help='replace an output that exists')
+
 
 def run_tool(args):
-  """Runs `checkpoint`, `export`, `convert`, `cluster` or `data`; the exit
-  code."""
+  """Runs `checkpoint`, `export`, `convert`, `cluster`, `data` or `draw`;
+  the exit code."""
+  if args.command == 'draw':
+    net = drawing.draw(args.model, args.output, image_size=args.image_size,
+                       depth=args.depth, force=args.force,
+                       collapse_over=None if args.every_unit
+                       else drawing.COLLAPSE_OVER)
+    print('wrote %s (%s: %d stages, %d units)' % (
+        args.output, net.title, len(net.stages), len(net.units)))
+    return 0
   if args.command == 'data':
     written = data.write_tfrecord(load_data(args, None), args.output,
                                   name=args.name or args.dataset,
