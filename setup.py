@@ -42,6 +42,9 @@ setup(
         'test': ['pytest'],
         # ONNX export and its check (export --onnx).
         'onnx': ['tf2onnx>=1.17', 'onnxruntime'],
+        # Running the teaching notebooks (python -m
+        # resnet_v1_graph.tools.notebooks) and their tests.
+        'notebooks': ['nbclient', 'nbformat', 'ipykernel'],
     },
     entry_points={
         'console_scripts': [

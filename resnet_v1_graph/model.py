@@ -215,7 +215,17 @@ class GraphModel:
       shape = [None, config.height, config.width, config.channel]
       # The placeholders read from the training pipeline unless fed, so fit
       # streams through tf.data and predict feeds arrays, on one graph.
-      self.dataset_handle = tf.placeholder(tf.string, [], 'dataset_handle')
+      # Unfed, the handle names a pipeline of one blank example, so that a
+      # step fed input_x and input_y alone (the classic class's way) runs:
+      # TensorFlow's graph optimizer may tie a training step to the input_x
+      # node itself (a shape of the first convolution's gradient, folded to
+      # a constant, keeps a control edge to it), and that node then pulls
+      # its default from the pipeline.
+      blank = tf.data.Dataset.from_tensors((
+          tf.zeros([1] + shape[1:]), tf.zeros([1], tf.int64))).repeat()
+      self.dataset_handle = tf.placeholder_with_default(
+          tf.data.make_one_shot_iterator(blank).string_handle(), [],
+          'dataset_handle')
       iterator = tf.data.Iterator.from_string_handle(
           self.dataset_handle, (tf.float32, tf.int64),
           (tf.TensorShape(shape), tf.TensorShape([None])))

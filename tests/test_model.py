@@ -188,3 +188,35 @@ def test_slim_network_behind_the_same_api(tmp_path):
   assert 'resnet_v2_50/logits/weights/Adam' in names
   with pytest.raises(ValueError, match='resnet_v2_152'):
     classifier.build('resnet_v3_50')
+
+
+def test_a_step_fed_by_feed_dict_runs_as_the_pipelines_step(tmp_path):
+  """The classic class's way, `sess.run(optimize, feed_dict)` with input_x
+  and input_y alone, in a plain session: it runs (TensorFlow's optimizer
+  ties the step to the input_x node, whose default reads the pipeline) and
+  takes the very step the pipeline takes on the same batch."""
+  model = _ours(18, tmp_path)
+  rng = np.random.RandomState(0)
+  images = rng.uniform(size=(4, SIZE, SIZE, 3)).astype(np.float32)
+  labels = np.array([1, 3, 5, 7])
+  with model.graph.as_default():
+    batch = tf.data.Dataset.from_tensors((images, labels)).repeat()
+    handle = tf.data.make_one_shot_iterator(batch).string_handle()
+    variables = tf.global_variables()
+    kernel = [v for v in variables if v.op.name == 'First_Conv/kernel'][0]
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      start = sess.run(variables)
+      steps = []
+      for feed in ({model.input_x: images, model.input_y: np.eye(10)[labels]},
+                   {model.dataset_handle: sess.run(handle)}):
+        for variable, value in zip(variables, start):
+          variable.load(value, sess)
+        feed[model.is_training] = True
+        loss, _ = sess.run([model.loss, model.optimize], feed)
+        steps.append((loss, sess.run([kernel, model.global_step])))
+  (fed_loss, (fed_kernel, fed_step)), (loss, (kernel_after, step)) = steps
+  assert fed_step == step == 1
+  assert fed_loss == pytest.approx(loss, rel=1e-5)
+  np.testing.assert_allclose(fed_kernel, kernel_after, rtol=1e-5, atol=1e-7)
+  assert not np.allclose(kernel_after, start[variables.index(kernel)])
