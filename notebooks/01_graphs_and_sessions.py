@@ -222,7 +222,8 @@ print(os.listdir(logdir))
 # %% [markdown]
 # ## Exercises
 #
-# Solutions are in `tests/test_notebook_exercises.py`, which checks them.
+# Solutions are in `tests/test_notebook_01_exercises.py`, which checks
+# them.
 #
 # 1. How many trainable variables and parameters does `stack_2` hold,
 #    block by block? Why do its two blocks differ?

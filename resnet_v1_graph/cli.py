@@ -76,6 +76,13 @@ def _parse_bool(text):
   raise argparse.ArgumentTypeError('expected true or false, got %r' % text)
 
 
+def _xla_parser(text):
+  try:
+    return config_lib.parse_xla(text)
+  except ValueError as error:
+    raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _list_parser(name):
   def parse(text):
     try:
@@ -90,6 +97,8 @@ def _add_config_flags(parser):
   for field in dataclasses.fields(config_lib.Config):
     if field.name in config_lib.LIST_FIELDS:
       kind = _list_parser(field.name)
+    elif field.name == 'xla':
+      kind = _xla_parser
     elif field.type in (bool, 'bool'):
       kind = _parse_bool
     else:
@@ -361,7 +370,9 @@ def _cluster_role(args):
 def _serve(args, role):
   """A ps task: serves the variables until the process is stopped."""
   cfg = _settings(args, None, None)
-  server = cluster.start_server(role, session_lib.session_config(cfg))
+  # A ps runs no training step, so there is nothing for xla='auto' to time.
+  server = cluster.start_server(role, session_lib.session_config(
+      cfg.replace(xla=cfg.xla is True)))
   print('%s serving' % role.describe(), flush=True)
   server.join()
 

@@ -29,6 +29,8 @@ PREPROCESSING_NAMES = ('none', 'cifar', 'inception', 'vgg', 'r1')
 SCHEDULES = ('exponential', 'fixed', 'piecewise', 'polynomial', 'cosine')
 # Fields holding lists: the type of their items (a flag takes them
 # comma-separated; a file, as a list).
+# `xla`'s third value: measure both ways once per machine and setting.
+XLA_AUTO = 'auto'
 LIST_FIELDS = {'learning_rate_boundaries': int, 'learning_rate_values': float,
                'trainable_scopes': str}
 
@@ -109,7 +111,10 @@ class Config:
     intra_op_threads, inter_op_threads: Session thread pools (0: TF default).
     precision: 'fp32'; 'bf16' (oneDNN auto-mixed-precision rewrite on CPU) or
       'fp16' (GPU auto-mixed-precision with loss scaling).
-    xla: Compile the graph with XLA (global JIT).
+    xla: Compile the graph with XLA (global JIT): True, False, or 'auto'
+      (the trainer measures a few training steps both ways on this machine,
+      once per setting, and takes the faster; see
+      `training.xla_choice`).
     keras_compatible: Pad and normalize as Keras' ResNets do, so weights
       converted from Keras give Keras' outputs (the classic class and slim
       v2 networks; see `convert`). Off, the graph is the classic/slim one.
@@ -159,7 +164,7 @@ class Config:
   intra_op_threads: int = 0
   inter_op_threads: int = 0
   precision: str = 'fp32'
-  xla: bool = False
+  xla: object = False  # True, False or XLA_AUTO
   keras_compatible: bool = False
   verbose: bool = True
 
@@ -172,6 +177,11 @@ class Config:
         value = tuple(value)
       # Frozen: lists from a file become tuples, so configs compare equal.
       object.__setattr__(self, name, value)
+    if isinstance(self.xla, str):  # from a flag or a file
+      try:
+        object.__setattr__(self, 'xla', parse_xla(self.xla))
+      except ValueError:
+        pass  # `_validate` names it with the other problems
     _validate(self)
 
   def replace(self, **changes):
@@ -240,6 +250,23 @@ def parse_list(name, text):
                      % (name, kind.__name__, text)) from None
 
 
+def parse_xla(text):
+  """`xla` from text: 'auto', or a boolean word ('true', 'off', '1', ...).
+
+  Raises:
+    ValueError: If it is neither.
+  """
+  word = text.strip().lower()
+  if word == XLA_AUTO:
+    return XLA_AUTO
+  if word in ('1', 'true', 'yes', 'on'):
+    return True
+  if word in ('0', 'false', 'no', 'off'):
+    return False
+  raise ValueError('xla must be true, false or %r, got %r' % (XLA_AUTO,
+                                                              text))
+
+
 def _validate(cfg):
   """Raises ValueError naming every field that is out of range."""
   problems = []
@@ -296,6 +323,8 @@ def _validate(cfg):
   _validate_optimization(cfg, check, whole, number)
   check(cfg.precision in PRECISIONS, 'precision must be one of %s, got %r' %
         (list(PRECISIONS), cfg.precision))
+  check(cfg.xla in (True, False, XLA_AUTO),
+        "xla must be true, false or %r, got %r" % (XLA_AUTO, cfg.xla))
   for name in ('model_path', 'summary_path'):
     check(isinstance(getattr(cfg, name), str) and getattr(cfg, name),
           '%s must be a non-empty path' % name)

@@ -20,7 +20,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 import tensorflow.compat.v1 as tf
 
 from resnet_v1_graph import data
-from resnet_v1_graph.tools import report
+from resnet_v1_graph.training import hardware
 
 
 def images_per_second(split, batch_size, batches):
@@ -51,7 +51,7 @@ def main():
                         num_shards=args.shards)
     records = data.load_tfrecord(shards)
     print('%s; digits at %dx%d, %d train images, batch %d, %d shards'
-          % (report.machine()['cpu'], args.image_size, args.image_size,
+          % (hardware.machine()['cpu'], args.image_size, args.image_size,
              memory.train.num_examples, args.batch_size, args.shards))
     best = {}
     for round_index in range(args.rounds):

@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 
-from resnet_v1_graph.tools import report
+from resnet_v1_graph.training import hardware
 
 EPOCH_LINE = re.compile(r'epoch 2/2 step (\d+) .*steps ([\d.]+)s\)')
 
@@ -86,7 +86,7 @@ def main():
       best[name] = max(best.get(name, rate), rate, key=lambda r: r[1])
   rows = [(name,) + best[name] for name, *_ in modes]
   print('%s, %s at %dx%d, %d images per global step (async: %d per step)\n'
-        % (report.machine()['cpu'], args.model, args.image_size, args.image_size,
+        % (hardware.machine()['cpu'], args.model, args.image_size, args.image_size,
            args.batch_size, half))
   print('| mode | global steps/s | images/s | vs 1 process |')
   print('|---|---|---|---|')

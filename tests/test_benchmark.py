@@ -1,19 +1,16 @@
 """The benchmark's arithmetic and profiles (timings are never asserted)."""
 
 import json
-import warnings
 
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
-from resnet_v1_graph import config as config_lib
 from resnet_v1_graph.tools import benchmark
 from resnet_v1_graph.tools import candidates
 from resnet_v1_graph.tools import profiling
 from resnet_v1_graph.tools import report
 from resnet_v1_graph.tools import timing
-from resnet_v1_graph.training import session
 
 
 def test_ratios_pair_networks_by_family():
@@ -110,20 +107,6 @@ def test_unknown_network_is_named_before_any_measurement():
   with pytest.raises(ValueError, match='resnet_v2_18.*resnet_v2_50'):
     benchmark.run(32, 2, 'fp32', 0, 1, 0, include_keras=False,
                   include_reference=False, networks=['resnet_v2_18'])
-
-
-def test_xla_on_a_cpu_only_machine_warns(monkeypatch):
-  if tf.config.list_physical_devices('GPU'):
-    pytest.skip('a GPU is visible')
-  cfg = config_lib.DEFAULTS.replace(xla=True)
-  monkeypatch.delenv('TF_XLA_FLAGS', raising=False)
-  with pytest.warns(RuntimeWarning, match='tf_xla_cpu_global_jit'):
-    proto = session.session_config(cfg)
-  assert proto.graph_options.optimizer_options.global_jit_level == 1
-  monkeypatch.setenv('TF_XLA_FLAGS', '--tf_xla_cpu_global_jit')
-  with warnings.catch_warnings():
-    warnings.simplefilter('error')
-    session.session_config(cfg)
 
 
 def test_table_names_the_cpu_features_and_the_fp32_peak():
@@ -235,3 +218,45 @@ def test_progress_counts_every_call(capsys):
   assert [len(t) for timed in times for t in timed.values()] == [3, 3, 3]
   assert len(calls) == 3 * (2 + 3 * 2)
   assert '24/24' in capsys.readouterr().err
+
+
+def test_xla_rows_sit_beside_ours_and_compile(monkeypatch):
+  built = []
+  real = timing.graph_steps
+
+  def spy(build, size, batch, precision, threads, xla=False):
+    built.append(xla)
+    return real(build, size, batch, precision, threads, xla=xla)
+
+  monkeypatch.setattr(timing, 'graph_steps', spy)
+  # The classic ResNet-18 compiles in a fraction of ResNet-50's time.
+  monkeypatch.setattr(candidates, 'our_networks', lambda: {'resnet18': (
+      'resnet_v1_graph ResNet-18', candidates.network_builder('resnet', 18),
+      'ResNet50')})
+  result = benchmark.run(32, 2, 'fp32', 0, 1, 0, include_keras=False,
+                         include_reference=False, networks=['resnet18'],
+                         xla=True, include_serving=False, echo=lambda _: None,
+                         progress=False)
+  plain, compiled = result['rows']
+  assert built == [False, True]
+  assert (compiled['name'], compiled['kind'], compiled['of']) == (
+      plain['name'] + ', XLA', report.OURS_XLA, plain['name'])
+  assert compiled['train_gflops'] / compiled['train_images_per_s'] == (
+      pytest.approx(plain['train_gflops'] / plain['train_images_per_s']))
+  assert 'our graphs also with XLA' in report.format_table(result)
+
+
+def test_xla_rows_are_compared_and_can_serve():
+  rows = [
+      dict(name='net', kind='ours', family='F', latency_ms=30.0,
+           infer_images_per_s=100.0, train_images_per_s=1.0),
+      dict(name='net, XLA', kind=report.OURS_XLA, of='net', family='F',
+           latency_ms=20.0, infer_images_per_s=90.0, train_images_per_s=3.0),
+      dict(name='keras', kind='keras', family='F', latency_ms=50.0,
+           infer_images_per_s=60.0, train_images_per_s=2.0,
+           best_latency_ms=40.0, best_infer_images_per_s=75.0),
+  ]
+  trains = {r['ours']: r['train'] for r in report.ratios(rows)}
+  assert trains == {'net': pytest.approx(0.5), 'net, XLA': pytest.approx(1.5)}
+  (entry,) = report.serving(rows)
+  assert (entry['latency_path'], entry['infer_path']) == ('net, XLA', 'net')

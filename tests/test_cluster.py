@@ -356,9 +356,7 @@ def test_one_synchronous_step_is_adam_on_the_mean_gradient(tmp_path, digits,
     for batch_images, batch_labels in batches:
       per_worker.append(session.run(grads, {
           model.input_x: batch_images, model.is_training: True,
-          model.input_y: np.eye(10)[batch_labels],
-          model.dataset_handle: _handle(session, batch_images,
-                                        batch_labels)}))
+          model.input_y: np.eye(10)[batch_labels]}))
     names = [v.op.name for v in variables]
     before = dict(zip(names, session.run(variables)))
     gradients = [(a + b) / 2 for a, b in zip(*per_worker)]
@@ -380,11 +378,3 @@ def test_one_synchronous_step_is_adam_on_the_mean_gradient(tmp_path, digits,
                                err_msg=name)
     assert (np.abs(after[name] - before[name])[tiny] <=
             cfg.learning_rate * (1 + 1e-5)).all(), name
-
-
-def _handle(session, images, labels):
-  """A pipeline handle over one batch (training-mode gradients want one)."""
-  dataset = tf.data.Dataset.from_tensors((images, labels))
-  iterator = tf.data.make_initializable_iterator(dataset)
-  session.run(iterator.initializer)
-  return session.run(iterator.string_handle())

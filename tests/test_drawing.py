@@ -233,6 +233,10 @@ def test_draw_command(tmp_path, capsys):
   assert 'exists' in capsys.readouterr().err
   assert cli.main(flags + ['--force']) == 0
   capsys.readouterr()
+  grey = tmp_path / 'grey.svg'
+  assert cli.main(['draw', '--model', 'cifar_resnet20', '--image-size', '8',
+                   '--channels', '1', '--output', str(grey)]) == 0
+  assert '8×8×1' in grey.read_text() and '8×8×3' not in grey.read_text()
   assert cli.main(['draw', '--model', 'resnet_v2_50', '--output',
                    str(tmp_path / 'r50.gif')]) == 2
   err = capsys.readouterr().err

@@ -31,7 +31,8 @@ Same weights do not yet give the same outputs; two details differ:
 the classic class's `keras_compatible=True`. `tests/test_convert.py` measures
 the agreement with and without them.
 
-Slim's ImageNet checkpoints have 1001 classes (class 0 is background), Keras
+Slim's ResNet v2 ImageNet checkpoints have 1001 classes (class 0 is
+background); Keras's, like slim's ResNet v1 ones (converted from Caffe), have
 1000: `adapt_classes` drops or adds the background row.
 
 Typical use:

@@ -230,10 +230,12 @@ def _class_causes(mismatched):
              '(`train --init-from A --exclude logits`)' % (a, b, a))
   if {a, b} == {registry.IMAGENET_CLASSES,
                 registry.IMAGENET_CLASSES_WITH_BACKGROUND}:
-    message = ('%d vs %d classes: slim\'s ImageNet checkpoints have %d, '
-               'class 0 being background, where Keras and most code have '
-               '%d; build with num_classes=%d, or drop/add the background '
-               'row (`convert.adapt_classes`)' % (
+    message = ('%d vs %d classes: slim\'s ResNet v2 (and Inception, '
+               'MobileNet) ImageNet checkpoints have %d, class 0 being '
+               'background, where Keras, slim\'s ResNet v1 and VGG ones '
+               '(converted from Caffe) and most code have %d; build with '
+               'num_classes=%d, or drop/add the background row '
+               '(`convert.adapt_classes`)' % (
                    registry.IMAGENET_CLASSES_WITH_BACKGROUND,
                    registry.IMAGENET_CLASSES,
                    registry.IMAGENET_CLASSES_WITH_BACKGROUND,

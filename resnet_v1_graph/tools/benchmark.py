@@ -47,10 +47,12 @@ from resnet_v1_graph.tools import candidates
 from resnet_v1_graph.tools import profiling
 from resnet_v1_graph.tools import report
 from resnet_v1_graph.tools import timing
+from resnet_v1_graph.training import hardware
 # pylint: enable=g-import-not-at-top
 
 # The Keras applications timed when a network of ours has their family.
 KERAS_FAMILIES = ('ResNet50', 'ResNet50V2')
+XLA_LABEL = ', XLA'
 SERVING_LABELS = {candidates.FROZEN: 'frozen graph in TensorFlow',
                   candidates.ONNXRUNTIME: 'ONNX Runtime'}
 
@@ -85,7 +87,8 @@ def run(size, batch, precision, warmup, repeats, threads, include_keras,
   """Measures everything; returns a dict for the table and --json.
 
   `networks`: names from `candidates.OUR_NETWORKS` to measure (default
-  all); the references and Keras models of their families come along, and
+  all); the references and Keras models of their families come along;
+  with `xla` each also compiled by XLA (global JIT), a row beside it; and
   with `include_serving` each network's frozen graph in TensorFlow and in
   ONNX Runtime (fp32 only). `progress`: a tqdm bar while timing.
 
@@ -102,6 +105,10 @@ def run(size, batch, precision, warmup, repeats, threads, include_keras,
   families = {ours[name][2] for name in networks}
   graph_candidates = [(label, report.OURS, build, family)
                       for label, build, family in (ours[n] for n in networks)]
+  if xla:
+    graph_candidates += [(label + XLA_LABEL, report.OURS_XLA, build, family)
+                         for label, build, family in (ours[n]
+                                                      for n in networks)]
   if include_reference:
     graph_candidates += _reference_candidates(families, echo)
   if include_keras:
@@ -127,11 +134,11 @@ def run(size, batch, precision, warmup, repeats, threads, include_keras,
   flops, graph_sets = {}, []
   for name, kind, build, family in graph_candidates:
     echo('building %s' % name)
-    graph_sets.append(add(timing.graph_steps(build, size, batch, precision,
-                                             threads, xla)))
+    graph_sets.append(add(timing.graph_steps(
+        build, size, batch, precision, threads, xla=kind == report.OURS_XLA)))
     # Per network: tf-slim's v1 puts the stride in the 3x3 convolution, the
     # classic class (like Keras) in the first 1x1, so their FLOPs differ.
-    flops[name] = timing.forward_flops(build, size)
+    flops[name] = timing.forward_flops(build, size)  # XLA: the same net
     if kind == report.OURS:
       flops.setdefault(family, flops[name])  # what Keras rows are counted by
   serving_sets = []
@@ -145,7 +152,7 @@ def run(size, batch, precision, warmup, repeats, threads, include_keras,
   if 'resnet50' in networks:
     echo('building the ResNet-50 class fed by tf.data and by one batch')
     pipeline_set = add(candidates.pipeline_steps(size, batch, precision,
-                                                 threads, xla))
+                                                 threads))
   keras_sets = []
   if include_keras:
     keras.mixed_precision.set_global_policy(
@@ -173,6 +180,9 @@ def run(size, batch, precision, warmup, repeats, threads, include_keras,
                **report.rates(medians[index], batch))
           for (name, kind, _, family), index in zip(graph_candidates,
                                                     graph_sets)]
+  for row in rows:
+    if row['kind'] == report.OURS_XLA:
+      row['of'] = row['name'][:-len(XLA_LABEL)]
   rows += [dict(name='%s, %s' % (label, SERVING_LABELS[kind]), kind=kind,
                 family=family, of=label,
                 **report.inference_rates(medians[index]))
@@ -189,7 +199,7 @@ def run(size, batch, precision, warmup, repeats, threads, include_keras,
          'img/s, synthetic: %(synthetic_images_per_s).2f img/s '
          '(real/synthetic %(real_over_synthetic).3f)' % pipeline)
   report.add_gflops(rows, flops, peak)
-  return {'machine': report.machine(), 'size': size, 'batch': batch,
+  return {'machine': hardware.machine(), 'size': size, 'batch': batch,
           'precision': precision, 'xla': xla, 'repeats': repeats,
           'matmul_gflops': peak, 'matmul_fp32_gflops': fp32_peak,
           'forward_gflop_per_image': {k: v / 1e9 for k, v in flops.items()},
@@ -242,10 +252,10 @@ def main(argv=None):
                            'use it with --profile for per-op times that do '
                            'not overlap')
   parser.add_argument('--xla', action='store_true',
-                      help='global XLA JIT for our graphs (Keras: best of '
-                           'jit_compile on and off either way); on a CPU '
-                           'TensorFlow only honours it with TF_XLA_FLAGS='
-                           '--tf_xla_cpu_global_jit')
+                      help='also time our graphs compiled by XLA (global '
+                           'JIT), each in a row beside its default one '
+                           '(Keras: best of jit_compile on and off either '
+                           'way)')
   parser.add_argument('--networks', type=lambda text: text.split(','),
                       help='comma-separated subset of ours to measure: %s '
                            '(default: all)'
@@ -283,7 +293,7 @@ def main(argv=None):
         result, timing.forward_flops(build, args.image_size), batch,
         timing.matmul_peak(args.precision, args.repeats, args.threads))
     result.update(network=args.profile, batch=batch, size=args.image_size,
-                  precision=args.precision, machine=report.machine(),
+                  precision=args.precision, machine=hardware.machine(),
                   training=not args.inference)
     print(profiling.format_profile('%s, %s, batch %d, %dx%d, %s' % (
         label, 'inference' if args.inference else 'training', batch,

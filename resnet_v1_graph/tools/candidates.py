@@ -125,7 +125,7 @@ def keras_steps(name, jit, size, batch):
           'infer': lambda: model.predict_on_batch(x32)}, lambda: None
 
 
-def pipeline_steps(size, batch, precision, threads, xla=False, depth=50,
+def pipeline_steps(size, batch, precision, threads, depth=50,
                    examples=512):
   """The classic class's training step fed two ways: ({metric: step}, close).
 
@@ -141,7 +141,7 @@ def pipeline_steps(size, batch, precision, threads, xla=False, depth=50,
   cfg = config_lib.DEFAULTS.replace(
       model=registry.CLASSIC, depth=depth, height=size, width=size, channel=3,
       num_classes=timing.NUM_CLASSES, batch_size=batch, precision=precision,
-      intra_op_threads=threads, xla=xla, verbose=False)
+      intra_op_threads=threads, verbose=False)
   steps, closers = {}, []
   for metric in ('real', 'synthetic'):
     net = model_lib.GraphModel(cfg)

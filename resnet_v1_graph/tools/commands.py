@@ -148,6 +148,8 @@ def add_tool_commands(commands):
   draw.add_argument('--depth', type=int,
                     help='depth of --model resnet (default %d)'
                     % config_lib.DEFAULTS.depth)
+  draw.add_argument('--channels', type=positive_int, default=3,
+                    help='input channels (default 3; 1 for grey images)')
   draw.add_argument('--every-unit', action='store_true',
                     help='a row per unit; by default runs of more than %d '
                          'identical units are one row (unit_2 ... unit_35 '
@@ -161,8 +163,8 @@ def run_tool(args):
   the exit code."""
   if args.command == 'draw':
     net = drawing.draw(args.model, args.output, image_size=args.image_size,
-                       depth=args.depth, force=args.force,
-                       collapse_over=None if args.every_unit
+                       depth=args.depth, channels=args.channels,
+                       force=args.force, collapse_over=None if args.every_unit
                        else drawing.COLLAPSE_OVER)
     print('wrote %s (%s: %d stages, %d units)' % (
         args.output, net.title, len(net.stages), len(net.units)))

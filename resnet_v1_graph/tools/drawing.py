@@ -134,8 +134,8 @@ def check_output(path, force=False):
   convert.check_new_output(path, force)
 
 
-def draw(name, output, image_size=None, depth=None, force=False,
-         collapse_over=COLLAPSE_OVER):
+def draw(name, output, image_size=None, depth=None, channels=3,
+         force=False, collapse_over=COLLAPSE_OVER):
   """Draws network `name` of `nets.registry` into `output`.
 
   Args:
@@ -143,6 +143,7 @@ def draw(name, output, image_size=None, depth=None, force=False,
     output: A .png or .svg file to create.
     image_size: Input height and width (default: the network's own).
     depth: Depth of the classic 'resnet' (default that of `config.DEFAULTS`).
+    channels: Input channels (1 for grey images such as the digits).
     force: Replace `output` if it exists.
     collapse_over: See `collapse`.
 
@@ -155,7 +156,7 @@ def draw(name, output, image_size=None, depth=None, force=False,
   """
   check_output(output, force)
   net = structure_lib.read_structure(name, image_size=image_size,
-                                     depth=depth)
+                                     depth=depth, channels=channels)
   render(net, output, force=force, collapse_over=collapse_over)
   return net
 

@@ -102,9 +102,13 @@ def execute(notebook, cwd):
     nbclient.exceptions.CellExecutionError: At the first cell that fails.
   """
   import nbclient  # pylint: disable=g-import-not-at-top
+  # TensorFlow's C++ start-up lines (oneDNN's notice, written before its
+  # logging reads TF_CPP_MIN_LOG_LEVEL) go to the kernel's own stderr, not
+  # into the cells: the kernel does not capture file descriptor 2.
   client = nbclient.NotebookClient(
       notebook, timeout=CELL_TIMEOUT_SECONDS, kernel_name=KERNEL,
-      resources={'metadata': {'path': cwd}})
+      resources={'metadata': {'path': cwd}},
+      extra_arguments=['--IPKernelApp.capture_fd_output=False'])
   client.execute()
   return notebook
 

@@ -16,16 +16,13 @@ Typical use:
                              'ratios': report.ratios(rows)}))
 """
 
-import os
-import platform
-
-import tensorflow as tf2
-
 from resnet_v1_graph.tools import timing
 
 # The kind of our rows; competitors' are 'reference' and 'keras'. Our
-# serving rows (`candidates.SERVING_KINDS`) name the row of theirs in 'of'.
+# graphs compiled by XLA (OURS_XLA) and our serving rows
+# (`candidates.SERVING_KINDS`) name the row they are a variant of in 'of'.
 OURS = 'ours'
+OURS_XLA = 'ours_xla'
 COMPETITORS = ('reference', 'keras')
 
 
@@ -85,7 +82,7 @@ def add_gflops(rows, flops, peak):
 def ratios(rows):
   """ours / theirs for each metric, matching networks by family."""
   out = []
-  for ours in (r for r in rows if r['kind'] == OURS):
+  for ours in (r for r in rows if r['kind'] in (OURS, OURS_XLA)):
     for theirs in (r for r in rows if r['kind'] in COMPETITORS and
                    r['family'] == ours['family']):
       out.append({
@@ -97,31 +94,10 @@ def ratios(rows):
   return out
 
 
-# CPU features that decide what bf16 can buy: AVX512-BF16 only converts and
-# takes dot products at the fp32 FMA rate; AMX tiles are what make bf16 fast.
-_ISA_FLAGS = ('avx512f', 'avx512_bf16', 'avx512_fp16', 'amx_tile', 'amx_bf16')
-
-
-def machine():
-  """The CPU, its core count and ISA features, and TensorFlow's version."""
-  cpu = platform.processor() or platform.machine()
-  flags = set()
-  try:
-    with open('/proc/cpuinfo', encoding='utf-8') as f:
-      for line in f:
-        if line.startswith('model name'):
-          cpu = line.split(':', 1)[1].strip()
-        elif line.startswith('flags') and not flags:
-          flags = set(line.split(':', 1)[1].split())
-  except OSError:
-    pass
-  return {'cpu': cpu, 'cores': os.cpu_count(), 'tensorflow': tf2.__version__,
-          'isa': [flag for flag in _ISA_FLAGS if flag in flags]}
-
-
 def serving(rows):
   """Per network of ours, its fastest inference path at batch 1 and at
-  batch 32 (TensorFlow's graph, its frozen graph, ONNX Runtime) against
+  batch 32 (TensorFlow's graph with or without XLA, its frozen graph, ONNX
+  Runtime) against
   Keras 3 at its fastest (jit_compile on or off)."""
   out = []
   for ours in (r for r in rows if r['kind'] == OURS):
@@ -166,7 +142,8 @@ def format_table(result):
            'Input %dx%d, training batch %d, precision %s%s, median of %d '
            'steps after warm-up; matmul peak %.1f GFLOP/s%s.' % (
                result['size'], result['size'], result['batch'],
-               result['precision'], ' with XLA' if result.get('xla') else '',
+               result['precision'], ', our graphs also with XLA'
+               if result.get('xla') else '',
                result['repeats'], result['matmul_gflops'],
                ' (fp32 matmul: %.1f GFLOP/s)' % result['matmul_fp32_gflops']
                if result['precision'] != 'fp32' and

@@ -58,6 +58,7 @@ import time
 import numpy as np
 import tensorflow.compat.v1 as tf
 
+from resnet_v1_graph import config as config_lib
 from resnet_v1_graph import model as model_lib
 from resnet_v1_graph import preprocessing
 from resnet_v1_graph.training import allreduce
@@ -401,6 +402,11 @@ class ClusterTrainer:
       raise cluster_lib.ClusterError(
           'moving_average_decay is for one process (with or without '
           'towers); train on a cluster without it')
+    if config.xla == config_lib.XLA_AUTO:
+      raise cluster_lib.ClusterError(
+          "xla='auto' times one process's training step; on a cluster pass "
+          '--xla true or false (train one process with --xla auto to see '
+          'which is faster here)')
     self.config, self.role, self.ps_wait = config, role, ps_wait
     self.run = rundir.RunDir.from_config(config)
     self.restored_from = None

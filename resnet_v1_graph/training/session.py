@@ -12,15 +12,19 @@ Typical use:
     session.run(...)
 """
 
-import os
-import warnings
-
 import tensorflow.compat.v1 as tf
 from tensorflow.core.protobuf import rewriter_config_pb2
+from tensorflow.python import _pywrap_tfe
 
-# TensorFlow clusters CPU graphs for XLA only when this flag is set before it
-# starts; `global_jit_level` alone is ignored on a CPU.
-XLA_CPU_FLAG = '--tf_xla_cpu_global_jit'
+from resnet_v1_graph import config as config_lib
+
+# TensorFlow clusters a CPU graph for XLA only with its flag
+# `tf_xla_cpu_global_jit` on (`TF_XLA_FLAGS=--tf_xla_cpu_global_jit` at
+# start), and it reads the flag when the process's first session runs; set
+# later, it changes nothing. So it is set here, before any session of ours.
+# It only makes CPUs eligible: a session whose config leaves
+# `global_jit_level` off (xla=False) still compiles nothing.
+_pywrap_tfe.TF_SetTfXlaCpuGlobalJit(1)
 
 
 def session_config(cfg):
@@ -38,9 +42,10 @@ def session_config(cfg):
   for the towers.
 
   Returns:
-    A `tf.ConfigProto`. With `cfg.xla` on a CPU-only machine without
-    `TF_XLA_FLAGS=--tf_xla_cpu_global_jit`, also a RuntimeWarning that XLA
-    will not run.
+    A `tf.ConfigProto`.
+
+  Raises:
+    ValueError: If `cfg.xla` is still 'auto' (see `xla_choice`).
   """
   proto = tf.ConfigProto(
       intra_op_parallelism_threads=cfg.intra_op_threads,
@@ -55,16 +60,13 @@ def session_config(cfg):
         rewriter_config_pb2.RewriterConfig.ON)
   elif cfg.precision == 'fp16':
     rewrites.auto_mixed_precision = rewriter_config_pb2.RewriterConfig.ON
+  if cfg.xla == config_lib.XLA_AUTO:
+    raise ValueError(
+        "xla='auto' must be settled before a session opens: the trainer "
+        'measures it (training.xla_choice.choose); pass xla=True or False')
   if cfg.xla:
     proto.graph_options.optimizer_options.global_jit_level = (
         tf.OptimizerOptions.ON_1)
-    if (XLA_CPU_FLAG not in os.environ.get('TF_XLA_FLAGS', '')
-        and not tf.config.list_physical_devices('GPU')):
-      warnings.warn(
-          'xla=True has no effect on a CPU-only machine: TensorFlow clusters '
-          'CPU graphs for XLA only with TF_XLA_FLAGS=%s set before it starts '
-          '(and then ResNet training ran slower here; see BENCHMARKS.md).'
-          % XLA_CPU_FLAG, RuntimeWarning, stacklevel=2)
   return proto
 
 

@@ -37,6 +37,7 @@ import tensorflow.compat.v1 as tf
 import tqdm
 
 from resnet_v1_graph import checkpoints
+from resnet_v1_graph import config as config_lib
 from resnet_v1_graph import data
 from resnet_v1_graph import preprocessing
 from resnet_v1_graph.training import finetune
@@ -44,6 +45,7 @@ from resnet_v1_graph.training import rundir
 from resnet_v1_graph.training import saving
 from resnet_v1_graph.training import session as session_lib
 from resnet_v1_graph.training import summaries
+from resnet_v1_graph.training import xla_choice
 
 
 def _in_graph(method):
@@ -160,6 +162,10 @@ class Trainer:
 
   def _open(self):
     if self.session is None:
+      if self.config.xla == config_lib.XLA_AUTO:
+        use_xla, message = xla_choice.choose(self.model, self.init_op)
+        self._say(message)
+        self.config = self.config.replace(xla=use_xla)
       self.session = session_lib.open_session(self.graph, self.config)
     return self.session
 

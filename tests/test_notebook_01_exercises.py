@@ -1,4 +1,4 @@
-"""Solutions to the notebooks' exercises, checked."""
+"""Solutions to notebook 1's exercises (graphs and sessions), checked."""
 
 import numpy as np
 import tensorflow.compat.v1 as tf
