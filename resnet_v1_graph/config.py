@@ -27,10 +27,10 @@ OPTIMIZERS = ('adam', 'momentum', 'rmsprop', 'sgd')
 # The input pipeline's preprocessing (`preprocessing.PIPELINES`).
 PREPROCESSING_NAMES = ('none', 'cifar', 'inception', 'vgg', 'r1')
 SCHEDULES = ('exponential', 'fixed', 'piecewise', 'polynomial', 'cosine')
-# Fields holding lists: the type of their items (a flag takes them
-# comma-separated; a file, as a list).
 # `xla`'s third value: measure both ways once per machine and setting.
 XLA_AUTO = 'auto'
+# Fields holding lists: the type of their items (a flag takes them
+# comma-separated; a file, as a list).
 LIST_FIELDS = {'learning_rate_boundaries': int, 'learning_rate_values': float,
                'trainable_scopes': str}
 

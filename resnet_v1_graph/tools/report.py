@@ -97,8 +97,7 @@ def ratios(rows):
 def serving(rows):
   """Per network of ours, its fastest inference path at batch 1 and at
   batch 32 (TensorFlow's graph with or without XLA, its frozen graph, ONNX
-  Runtime) against
-  Keras 3 at its fastest (jit_compile on or off)."""
+  Runtime) against Keras 3 at its fastest (jit_compile on or off)."""
   out = []
   for ours in (r for r in rows if r['kind'] == OURS):
     paths = [ours] + [r for r in rows if r.get('of') == ours['name']]

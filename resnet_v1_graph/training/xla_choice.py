@@ -27,6 +27,7 @@ import time
 
 import numpy as np
 
+from resnet_v1_graph.nets import registry
 from resnet_v1_graph.training import hardware
 from resnet_v1_graph.training import session as session_lib
 
@@ -48,7 +49,8 @@ def cache_key(cfg):
   """What decides the verdict: the machine and everything that shapes a
   training step."""
   cpu = hardware.machine()
-  network = cfg.model if cfg.model != 'resnet' else 'resnet%d' % cfg.depth
+  network = (cfg.model if cfg.model != registry.CLASSIC
+             else '%s%d' % (registry.CLASSIC, cfg.depth))
   return '|'.join(str(part) for part in (
       cpu['cpu'], ','.join(cpu['isa']), cpu['cores'], cpu['tensorflow'],
       network, '%dx%dx%d' % (cfg.height, cfg.width, cfg.channel),
