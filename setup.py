@@ -39,7 +39,8 @@ setup(
         # tf-keras (the reference oracles) requires the full `tensorflow`
         # distribution by name; scripts/install.sh adds it without deps so it
         # sits beside tensorflow-cpu instead of pulling a second TensorFlow.
-        'test': ['pytest'],
+        # pytest-xdist runs the suite in two processes (scripts/test.sh).
+        'test': ['pytest', 'pytest-xdist'],
         # ONNX export and its check (export --onnx).
         'onnx': ['tf2onnx>=1.17', 'onnxruntime'],
         # Running the teaching notebooks (python -m

@@ -387,7 +387,8 @@ def batch_norm(inputs,
 def apply_batch_norm(inputs, gamma, beta, moving_mean, moving_variance, decay,
                      epsilon, is_training, fused=None,
                      data_format=DATA_FORMAT_NHWC,
-                     updates_collections=tf.GraphKeys.UPDATE_OPS):
+                     updates_collections=tf.GraphKeys.UPDATE_OPS,
+                     mean_offset=None):
   """Normalizes `inputs` with existing batch-norm variables.
 
   The computation behind `batch_norm` (and tf.layers-style wrappers), apart
@@ -406,21 +407,45 @@ def apply_batch_norm(inputs, gamma, beta, moving_mean, moving_variance, decay,
     fused: As in `batch_norm`.
     data_format: 'NHWC' or 'NCHW'.
     updates_collections: Where the update ops go; None runs them in place.
+    mean_offset: `[channels]` or None: a bias the layer before left out of
+      `inputs` (added to every position of a channel), so that convolution
+      and batch norm can fuse. The result, its gradients and the moving
+      statistics are those of `inputs + mean_offset`: in training a
+      batch's mean absorbs the offset, and `moving_mean` learns the batch
+      mean plus the offset; in inference, normalizing with mean
+      `moving_mean - mean_offset` is adding `gamma * mean_offset /
+      sqrt(moving_variance + epsilon)` to `beta`, which is where the
+      offset goes (the fused kernel passes gradients to its offset input,
+      not to its mean).
 
   Returns:
     The normalized tensor.
   """
   rank = inputs.shape.ndims
   param_dtype = moving_mean.dtype.base_dtype
+  if mean_offset is not None:
+    mean_offset = tf.cast(mean_offset, param_dtype)
   if fused is None or fused:
     fused = rank in (2, 4)
-  if fused:
-    normalize = _fused_normalizer(inputs, gamma, beta, moving_mean,
-                                  moving_variance, epsilon, data_format,
-                                  param_dtype)
-  else:
-    normalize = _moments_normalizer(inputs, gamma, beta, moving_mean,
-                                    moving_variance, epsilon, data_format)
+
+  def normalize(training):
+    offset = beta
+    if mean_offset is not None:
+      if training:
+        # No effect on the result; it keeps the bias a gradient of exactly
+        # zero rather than none, so optimizers keep slots for it.
+        shift = 0.0 * mean_offset
+      else:
+        shift = mean_offset * tf.math.rsqrt(moving_variance + epsilon)
+        if gamma is not None:
+          shift *= gamma
+      offset = shift if beta is None else beta + shift
+    if fused:
+      return _fused_normalizer(inputs, gamma, offset, moving_mean,
+                               moving_variance, epsilon, data_format,
+                               param_dtype)(training)
+    return _moments_normalizer(inputs, gamma, offset, moving_mean,
+                               moving_variance, epsilon, data_format)(training)
 
   training = _static_bool(is_training)
   if training is None:
@@ -432,6 +457,8 @@ def apply_batch_norm(inputs, gamma, beta, moving_mean, moving_variance, decay,
   else:
     outputs, mean, variance = normalize(training)
   if training is None or training:
+    if mean_offset is not None:
+      mean += mean_offset
     updates = [_moving_average_update(moving_mean, mean, decay),
                _moving_average_update(moving_variance, variance, decay)]
     if updates_collections is None:

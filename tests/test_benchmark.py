@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
+from resnet_v1_graph import export
+from resnet_v1_graph.nets import registry
 from resnet_v1_graph.tools import benchmark
 from resnet_v1_graph.tools import candidates
 from resnet_v1_graph.tools import profiling
@@ -145,8 +147,12 @@ def test_a_small_run_fills_the_table():
 
 def test_serving_paths_compute_what_the_graph_computes():
   """The frozen graph in TensorFlow and in ONNX Runtime give the variable
-  graph's probabilities (same seed, same weights) on the same images."""
-  build = candidates.network_builder('resnet_v2_50')
+  graph's probabilities (same seed, same weights) on the same images.
+
+  The classic ResNet-18 stands in for the benchmark's ResNet-50s: the same
+  freezing and conversion at a fraction of the time (tests/test_export.py
+  converts resnet_v2_50)."""
+  build = candidates.network_builder(registry.CLASSIC, 18)
   paths = candidates.serving_steps(build, 32, threads=0)
   try:
     frozen = paths[candidates.FROZEN][0]['infer']()
@@ -168,7 +174,9 @@ def test_serving_paths_compute_what_the_graph_computes():
       expected = sess.run(probabilities, {x: images.astype(np.float32)})
   assert frozen.shape == (timing.INFERENCE_BATCH, timing.NUM_CLASSES)
   np.testing.assert_allclose(frozen, expected, atol=1e-6)
-  np.testing.assert_allclose(onnx, expected, atol=1e-5)
+  # ONNX Runtime sums in another order than oneDNN: the export's own
+  # tolerance (probabilities are at most 1).
+  np.testing.assert_allclose(onnx, expected, atol=export.ONNX_TOLERANCE)
 
 
 def test_serving_picks_each_networks_fastest_path():

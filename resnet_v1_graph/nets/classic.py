@@ -73,20 +73,18 @@ def resnet_logits(images, is_training, depth, num_classes,
              else layers.BATCH_NORM_EPSILON)
 
   def conv_bn(x, filters, kernel, strides, padding, name):
-    """`name`: conv2d with its bias, then `name`_BN: batch norm.
+    """`name`: conv2d and its bias, then `name`_BN: batch norm.
 
-    In an inference graph (`is_training` False in Python) the bias is folded
-    into the moving mean (see `layers.batch_normalization`) so convolution,
-    batch norm and ReLU fuse; the variables are the same either way.
+    The bias is folded into batch norm (see `layers.batch_normalization`)
+    rather than added to the convolution's output, in training as in
+    inference, so TensorFlow can fuse convolution, batch norm and ReLU; the
+    variables, their names and what they hold are `tf.layers`'.
     """
-    fold = is_training is False
     x = layers.conv2d(x, filters, kernel, strides=strides, padding=padding,
-                      use_bias=not fold, name=name)
-    bias = None
-    if fold:
-      with tf.variable_scope(name):
-        bias = tf.get_variable('bias', [filters],
-                               initializer=tf.zeros_initializer())
+                      use_bias=False, name=name)
+    with tf.variable_scope(name):
+      bias = tf.get_variable('bias', [filters],
+                             initializer=tf.zeros_initializer())
     return layers.batch_normalization(x, momentum=batch_norm_momentum,
                                       epsilon=epsilon, training=is_training,
                                       name=name + '_BN', folded_bias=bias)

@@ -148,23 +148,18 @@ def batch_normalization(inputs, axis=-1, momentum=BATCH_NORM_MOMENTUM,
     training: A Python bool or a boolean scalar tensor.
     trainable: Add `gamma` and `beta` to TRAINABLE_VARIABLES.
     name: Variable scope; defaults to a unique 'batch_normalization'.
-    folded_bias: Inference only (not in `tf.layers`): the bias a preceding
-      layer would have added to `inputs`, subtracted from the moving mean
-      instead. Normalizing `inputs + bias` with mean m equals normalizing
-      `inputs` with mean m - bias, and without the BiasAdd in between
-      TensorFlow fuses convolution, batch norm and ReLU into one kernel.
+    folded_bias: Not in `tf.layers`: the bias a preceding layer would have
+      added to `inputs`, kept out of the graph's arithmetic so that
+      TensorFlow can fuse convolution, batch norm and ReLU. The result, the
+      gradients and the moving statistics are those of `inputs + bias`
+      (see `resnet_v2_slim.layers.apply_batch_norm`'s `mean_offset`).
 
   Returns:
     The normalized tensor.
 
   Raises:
-    ValueError: On an unsupported `axis` or an unknown channel dimension, or
-      a `folded_bias` in a graph that may train.
+    ValueError: On an unsupported `axis` or an unknown channel dimension.
   """
-  if folded_bias is not None and training is not False:
-    raise ValueError('folded_bias needs training=False (a Python bool): in '
-                     'training the batch statistics absorb the bias and the '
-                     'moving mean must learn it')
   inputs = tf.convert_to_tensor(inputs)
   rank = inputs.shape.ndims
   if rank is None or axis not in (-1, rank - 1, 1):
@@ -189,10 +184,10 @@ def batch_normalization(inputs, axis=-1, momentum=BATCH_NORM_MOMENTUM,
                             False, dtype)
     moving_variance = _variable('moving_variance', [channels],
                                 tf.ones_initializer(), False, dtype)
-    mean = moving_mean if folded_bias is None else moving_mean - folded_bias
-    return apply_batch_norm(inputs, gamma, beta, mean, moving_variance,
-                            decay=momentum, epsilon=epsilon,
-                            is_training=training, data_format=data_format)
+    return apply_batch_norm(inputs, gamma, beta, moving_mean,
+                            moving_variance, decay=momentum, epsilon=epsilon,
+                            is_training=training, data_format=data_format,
+                            mean_offset=folded_bias)
 
 
 def max_pooling2d(inputs, pool_size, strides, padding='valid', name=None):
