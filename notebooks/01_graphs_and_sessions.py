@@ -14,8 +14,10 @@
 # in the cell that computes it.
 
 # %%
+import atexit
 import collections
 import os
+import shutil
 import tempfile
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # before TensorFlow loads
@@ -27,6 +29,8 @@ from resnet_v1_graph import data
 
 tf.get_logger().setLevel('ERROR')
 workdir = tempfile.mkdtemp(prefix='graphs-and-sessions-')
+# What the cells below write there goes when the kernel stops.
+atexit.register(shutil.rmtree, workdir, ignore_errors=True)
 digits = data.load_digits(image_size=16)
 images, labels = digits.train.arrays()
 print('training images', images.shape, images.dtype,

@@ -24,7 +24,9 @@
 # is checked by an `assert` in the cell that computes it.
 
 # %%
+import atexit
 import os
+import shutil
 import tempfile
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # before TensorFlow loads
@@ -36,6 +38,8 @@ from resnet_v1_graph.nets import layers
 
 tf.get_logger().setLevel('ERROR')
 workdir = tempfile.mkdtemp(prefix='classic-mistakes-')
+# What the cells below write there goes when the kernel stops.
+atexit.register(shutil.rmtree, workdir, ignore_errors=True)
 digits = data.load_digits(image_size=16)
 train_x, train_y = digits.train.arrays()
 test_x, test_y = digits.test.arrays()

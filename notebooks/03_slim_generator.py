@@ -21,9 +21,11 @@
 # by an `assert` in the cell that computes it.
 
 # %%
+import atexit
 import contextlib
 import os
 import re
+import shutil
 import tempfile
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # before TensorFlow loads
@@ -39,6 +41,8 @@ from resnet_v2_slim import resnet_v2
 
 tf.get_logger().setLevel('ERROR')
 workdir = tempfile.mkdtemp(prefix='slim-generator-')
+# What the cells below write there goes when the kernel stops.
+atexit.register(shutil.rmtree, workdir, ignore_errors=True)
 SIZE = 64  # height and width of the tiny network's inputs
 print('TensorFlow', tf.__version__, '| work directory', workdir)
 

@@ -22,11 +22,13 @@
 # in the cell that computes it.
 
 # %%
+import atexit
 import collections
 import glob
 import io
 import os
 import re
+import shutil
 import tempfile
 import time
 import types
@@ -50,6 +52,8 @@ from resnet_v1_graph.training import rundir
 
 tf.get_logger().setLevel('ERROR')
 workdir = tempfile.mkdtemp(prefix='residual-vs-plain-')
+# What the cells below write there goes when the kernel stops.
+atexit.register(shutil.rmtree, workdir, ignore_errors=True)
 SIZE = 8  # the digits' own resolution: nothing is interpolated
 LEARNING_RATE = 1e-3
 digits = data.load_digits(image_size=SIZE)

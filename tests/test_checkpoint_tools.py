@@ -31,13 +31,13 @@ def _settings(path, num_classes):
 
 
 @pytest.fixture(scope='module')
-def imagenet(tmp_path_factory):
+def imagenet(module_dir):
   """A 1001-class resnet_v2_50 checkpoint written by the trainer's graph.
 
   It holds Adam's slots and global_step, as every training checkpoint does.
   Returns (prefix, {name: value}, trainable names).
   """
-  path = tmp_path_factory.mktemp('imagenet')
+  path = module_dir('imagenet')
   net = classifier.build('resnet_v2_50', **_settings(path, IMAGENET_CLASSES))
   with net.graph.as_default(), tf.Session() as session:
     session.run(net.trainer.init_op)
@@ -101,7 +101,7 @@ def test_recognises_families_and_depths(name, kwargs, expected):
 
 
 @pytest.fixture(scope='module')
-def legacy_keras(tmp_path_factory):
+def legacy_keras(module_dir):
   """tf-keras ResNet50V2 weights in the legacy `.h5` format, 5 classes.
 
   That format (layer names stored) is what tf-keras and the published
@@ -110,18 +110,18 @@ def legacy_keras(tmp_path_factory):
   import tf_keras
   net = tf_keras.applications.ResNet50V2(
       weights=None, input_shape=(SIZE, SIZE, 3), classes=5)
-  path = str(tmp_path_factory.mktemp('keras') / 'resnet50v2.h5')
+  path = str(module_dir('keras') / 'resnet50v2.h5')
   net.save_weights(path)
   return net, path
 
 
 @pytest.fixture(scope='module')
-def keras3_weights(tmp_path_factory):
+def keras3_weights(module_dir):
   """Keras 3 ResNet50 `.weights.h5`: layers numbered by class, 5 classes."""
   import keras
   net = keras.applications.ResNet50(weights=None,
                                     input_shape=(SIZE, SIZE, 3), classes=5)
-  path = str(tmp_path_factory.mktemp('keras3') / 'resnet50.weights.h5')
+  path = str(module_dir('keras3') / 'resnet50.weights.h5')
   net.save_weights(path)
   return net, path
 
@@ -253,9 +253,9 @@ def test_checkpoint_command(imagenet, capsys):
 
 
 @pytest.fixture(scope='module')
-def task_model(tmp_path_factory):
+def task_model(module_dir):
   """A 10-class resnet_v2_50 to fine-tune, with its own model_path."""
-  path = tmp_path_factory.mktemp('task')
+  path = module_dir('task')
   net = classifier.build('resnet_v2_50', **_settings(path, TASK_CLASSES))
   yield path, net
   net.close()

@@ -10,8 +10,8 @@ from resnet_v1_graph import cli
 
 
 @pytest.fixture(scope='module')
-def run(tmp_path_factory):
-  path = tmp_path_factory.mktemp('cli')
+def run(module_dir):
+  path = module_dir('cli')
   flags = ['--model-path', str(path / 'model'),
            '--summary-path', str(path / 'summary')]
   return path, flags

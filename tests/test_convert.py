@@ -107,9 +107,9 @@ def _report(what, gap, scale):
 
 
 @pytest.fixture(scope='module')
-def v2(keras, images, tmp_path_factory):
+def v2(keras, images, module_dir):
   """Keras ResNet50V2 weights converted to a 1001-class slim checkpoint."""
-  path = tmp_path_factory.mktemp('v2')
+  path = module_dir('v2')
   net = _keras_model(keras, 'ResNet50V2')
   weights = str(path / 'resnet50v2.weights.h5')
   net.save_weights(weights)
@@ -210,9 +210,9 @@ def test_v2_round_trip_and_reverse(keras, v2, images, tmp_path):
 
 
 @pytest.fixture(scope='module')
-def v1(keras, images, tmp_path_factory):
+def v1(keras, images, module_dir):
   """Keras ResNet50 weights converted to the classic class, depth 50."""
-  path = tmp_path_factory.mktemp('v1')
+  path = module_dir('v1')
   net = _keras_model(keras, 'ResNet50')
   # Keras 3's legacy HDF5 model file, read without building Keras again.
   weights = str(path / 'resnet50.h5')

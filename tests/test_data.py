@@ -173,8 +173,8 @@ def cifar_examples():
 
 
 @pytest.fixture(scope='module')
-def cifar_paths(tmp_path_factory, cifar_examples):
-  root = tmp_path_factory.mktemp('cifar')
+def cifar_paths(module_dir, cifar_examples):
+  root = module_dir('cifar')
   return {layout: _write_cifar_layout(root, layout, cifar_examples)
           for layout in CIFAR_LAYOUTS}
 
@@ -336,8 +336,8 @@ def _write_signs(folder, train=None, test=None):
 
 
 @pytest.fixture(scope='module')
-def signs_path(tmp_path_factory):
-  folder = str(tmp_path_factory.mktemp('signs'))
+def signs_path(module_dir):
+  folder = str(module_dir('signs'))
   _write_signs(folder)
   return folder
 
@@ -450,8 +450,8 @@ def folder_images():
 
 
 @pytest.fixture(scope='module')
-def folder_path(tmp_path_factory, folder_images):
-  root = str(tmp_path_factory.mktemp('folder'))
+def folder_path(module_dir, folder_images):
+  root = str(module_dir('folder'))
   _write_class_folders(root, folder_images)
   return root
 

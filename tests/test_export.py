@@ -118,12 +118,12 @@ def _saved_run(name, options, size, path, rng, step, count):
 
 
 @pytest.fixture(scope='module')
-def exported(tmp_path_factory):
+def exported(module_dir):
   """Two runs exported, one through the CLI; reloaded in a fresh process.
 
   Returns {name: (expected outputs, reloaded outputs, report, run folder)}.
   """
-  root = tmp_path_factory.mktemp('export')
+  root = module_dir('export')
   rng = np.random.RandomState(0)
   runs = {'resnet_v2_50': dict(channel=3), 'resnet': dict(depth=18,
                                                           channel=1)}

@@ -167,9 +167,9 @@ OUTPUT = (8, 6)
 
 
 @pytest.fixture(scope='module')
-def stored_images(tmp_path_factory):
+def stored_images(module_dir):
   """Three 16x12 RGB PNGs, as files and as one slim-style TFRecord shard."""
-  root = tmp_path_factory.mktemp('stored')
+  root = module_dir('stored')
   rng = np.random.default_rng(3)
   pixels = rng.integers(0, 256, (3,) + STORED + (3,), dtype=np.uint8)
   paths, records = [], []

@@ -83,10 +83,10 @@ def _training_checkpoint(prefix, images, onehot, steps=2):
 
 
 @pytest.fixture(scope='module')
-def trained(tmp_path_factory):
+def trained(module_dir):
   """(training checkpoint of ResNet-18, its trainable elements, images)."""
   images, onehot = _batch()
-  prefix = str(tmp_path_factory.mktemp('trained') / 'full.ckpt')
+  prefix = str(module_dir('trained') / 'full.ckpt')
   return _training_checkpoint(prefix, images, onehot) + (images,)
 
 
@@ -123,7 +123,7 @@ def test_inference_only_checkpoint(trained, tmp_path):
 
 
 @pytest.fixture(scope='module')
-def imagenet_v2(tmp_path_factory):
+def imagenet_v2(module_dir):
   """A 1001-class resnet_v2_50 checkpoint of random values, none of which a
   fresh graph's initialisers could produce by chance."""
   variables = checkpoints.model_variables(
@@ -132,7 +132,7 @@ def imagenet_v2(tmp_path_factory):
   arrays = {name: rng.standard_normal(v.shape).astype(np.float32)
             for name, v in variables.items()}
   prefix = convert.write_checkpoint(
-      arrays, str(tmp_path_factory.mktemp('imagenet') / 'resnet_v2_50.ckpt'))
+      arrays, str(module_dir('imagenet') / 'resnet_v2_50.ckpt'))
   return prefix, arrays
 
 

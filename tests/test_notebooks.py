@@ -22,14 +22,19 @@ def test_committed_notebook_is_current(name):
 
 
 @pytest.mark.parametrize('name', NAMES)
-def test_notebook_runs_from_a_clean_kernel(name, tmp_path):
+def test_notebook_runs_from_a_clean_kernel(name, tmp_path, monkeypatch):
   # A failing cell raises CellExecutionError with its traceback; the
-  # notebooks assert what their text says about their results.
+  # notebooks assert what their text says about their results. What they
+  # write to the temporary folder is gone once their kernel has stopped.
+  scratch = tmp_path / 'tmp'
+  scratch.mkdir()
+  monkeypatch.setenv('TMPDIR', str(scratch))
   ran = notebooks.execute(notebooks.build(notebooks.sources()[name]),
                           str(tmp_path))
   code = [cell for cell in ran.cells if cell.cell_type == 'code']
   assert [cell.execution_count for cell in code] == list(
       range(1, len(code) + 1))
+  assert os.listdir(scratch) == []
 
 
 def test_cells_split_by_their_marks():

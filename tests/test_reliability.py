@@ -58,9 +58,9 @@ def _train(path, epochs, **kwargs):
 
 
 @pytest.fixture(scope='module')
-def one_epoch(tmp_path_factory):
+def one_epoch(module_dir):
   """A run trained for one epoch, to copy: `_copy_run(one_epoch, path)`."""
-  path = tmp_path_factory.mktemp('one_epoch')
+  path = module_dir('one_epoch')
   _train(path, 1)[0].close()
   return path
 

@@ -64,9 +64,9 @@ def _slim_images(count, seed, image_format):
 
 
 @pytest.fixture(scope='module')
-def slim_dir(tmp_path_factory):
+def slim_dir(module_dir):
   """flowers-style: train in 2 PNG shards, validation in 1 JPEG shard."""
-  root = str(tmp_path_factory.mktemp('slim'))
+  root = str(module_dir('slim'))
   train = _slim_images(9, seed=0, image_format=b'png')
   validation = _slim_images(4, seed=1, image_format=b'jpeg')
   _write_records(os.path.join(root, 'flowers_train_00000-of-00002.tfrecord'),

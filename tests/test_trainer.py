@@ -48,9 +48,9 @@ def _value(model, name):
 
 
 @pytest.fixture(scope='module')
-def trained(digits, tmp_path_factory):
+def trained(digits, module_dir):
   """One short run shared by the tests that only read its results."""
-  path = tmp_path_factory.mktemp('trained')
+  path = module_dir('trained')
   model = _model(path, epoch=3)
   history = model.fit(digits.train, digits.validation)
   return path, model, history
