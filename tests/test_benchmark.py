@@ -1,6 +1,7 @@
 """The benchmark's arithmetic and profiles (timings are never asserted)."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -252,6 +253,12 @@ def test_xla_rows_sit_beside_ours_and_compile(monkeypatch):
   assert compiled['train_gflops'] / compiled['train_images_per_s'] == (
       pytest.approx(plain['train_gflops'] / plain['train_images_per_s']))
   assert 'our graphs also with XLA' in report.format_table(result)
+  # TensorFlow's own XLA flags (partial clustering) are part of the setting.
+  assert result['xla_flags'] == (os.environ.get('TF_XLA_FLAGS') or None)
+  result['xla_flags'] = '--tf_xla_ops_to_cluster=FUSIBLE'
+  assert ('our graphs also with XLA (TF_XLA_FLAGS='
+          '--tf_xla_ops_to_cluster=FUSIBLE), median') in report.format_table(
+              result)
 
 
 def test_xla_rows_are_compared_and_can_serve():

@@ -201,6 +201,9 @@ def run(size, batch, precision, warmup, repeats, threads, include_keras,
   report.add_gflops(rows, flops, peak)
   return {'machine': hardware.machine(), 'size': size, 'batch': batch,
           'precision': precision, 'xla': xla, 'repeats': repeats,
+          # Read by TensorFlow when it starts, e.g. the partial clustering
+          # of `--xla`'s help; recorded so the table says what XLA ran.
+          'xla_flags': os.environ.get('TF_XLA_FLAGS') or None,
           'matmul_gflops': peak, 'matmul_fp32_gflops': fp32_peak,
           'forward_gflop_per_image': {k: v / 1e9 for k, v in flops.items()},
           'rows': rows, 'ratios': report.ratios(rows),
@@ -255,7 +258,10 @@ def main(argv=None):
                       help='also time our graphs compiled by XLA (global '
                            'JIT), each in a row beside its default one '
                            '(Keras: best of jit_compile on and off either '
-                           'way)')
+                           'way). Started with TF_XLA_FLAGS='
+                           '--tf_xla_ops_to_cluster=FUSIBLE, XLA compiles '
+                           'only the elementwise ops, reductions and batch '
+                           'norms and leaves the convolutions to oneDNN')
   parser.add_argument('--networks', type=lambda text: text.split(','),
                       help='comma-separated subset of ours to measure: %s '
                            '(default: all)'

@@ -141,7 +141,9 @@ def format_table(result):
            'Input %dx%d, training batch %d, precision %s%s, median of %d '
            'steps after warm-up; matmul peak %.1f GFLOP/s%s.' % (
                result['size'], result['size'], result['batch'],
-               result['precision'], ', our graphs also with XLA'
+               result['precision'], ', our graphs also with XLA%s' % (
+                   ' (TF_XLA_FLAGS=%s)' % result['xla_flags']
+                   if result.get('xla_flags') else '')
                if result.get('xla') else '',
                result['repeats'], result['matmul_gflops'],
                ' (fp32 matmul: %.1f GFLOP/s)' % result['matmul_fp32_gflops']
