@@ -58,3 +58,16 @@ def test_a_failing_module_keeps_its_shared_files_and_the_failure(pytester):
 
 def test_this_suite_runs_with_that_set_up(request):
   assert request.config.getini('tmp_path_retention_policy') == 'failed'
+
+
+def test_shared_test_files_go_through_module_dir():
+  # Folders made by pytest's session-wide factory directly would stay until
+  # the run ends; `module_dir` (conftest.py) removes them with their module.
+  factory = 'tmp_path' + '_factory'
+  users = []
+  for name in sorted(os.listdir(HERE)):
+    if name.endswith('.py') and name != 'conftest.py':
+      with open(os.path.join(HERE, name), encoding='utf-8') as f:
+        if factory in f.read():
+          users.append(name)
+  assert users == []
