@@ -114,12 +114,14 @@ def test_unknown_network_is_named_before_any_measurement():
 
 def test_table_names_the_cpu_features_and_the_fp32_peak():
   table = report.format_table({
-      'machine': {'cpu': 'cpu', 'cores': 2, 'tensorflow': 'x',
-                  'isa': ['avx512f', 'avx512_bf16']},
+      'machine': {'cpu': 'AMD EPYC', 'cores': 2, 'tensorflow': 'x',
+                  'isa': ['avx512f', 'avx512_bf16'],
+                  'signature': 'AuthenticAMD family 25 model 17 stepping 1'},
       'size': 224, 'batch': 16, 'precision': 'bf16', 'repeats': 5,
       'matmul_gflops': 150.0, 'matmul_fp32_gflops': 300.0, 'rows': [],
       'ratios': []})
-  assert '(avx512f, avx512_bf16)' in table
+  assert ('Machine: AMD EPYC (AuthenticAMD family 25 model 17 stepping 1), '
+          '2 cores (avx512f, avx512_bf16)' in table)
   assert 'matmul peak 150.0 GFLOP/s (fp32 matmul: 300.0 GFLOP/s)' in table
 
 
@@ -132,7 +134,8 @@ def test_a_small_run_fills_the_table():
   assert [(r['kind'], r['of']) for r in (frozen, onnx)] == [
       (candidates.FROZEN, row['name']), (candidates.ONNXRUNTIME, row['name'])]
   assert 'train_images_per_s' not in onnx
-  assert set(result['machine']) >= {'cpu', 'cores', 'isa', 'tensorflow'}
+  assert set(result['machine']) >= {'cpu', 'signature', 'cores', 'isa',
+                                    'tensorflow'}
   forward = result['forward_gflop_per_image']['ResNet50V2']
   assert 0 < forward < 7.18  # less than at 224x224
   assert row['train_gflops'] == pytest.approx(
@@ -275,3 +278,64 @@ def test_xla_rows_are_compared_and_can_serve():
   assert trains == {'net': pytest.approx(0.5), 'net, XLA': pytest.approx(1.5)}
   (entry,) = report.serving(rows)
   assert (entry['latency_path'], entry['infer_path']) == ('net, XLA', 'net')
+
+
+def test_bf16_runs_time_our_graphs_in_fp32_beside(monkeypatch):
+  built = []
+  real = timing.graph_steps
+
+  def spy(build, size, batch, precision, threads, xla=False):
+    built.append(precision)
+    return real(build, size, batch, precision, threads, xla=xla)
+
+  monkeypatch.setattr(timing, 'graph_steps', spy)
+  monkeypatch.setattr(candidates, 'our_networks', lambda: {'resnet18': (
+      'resnet_v1_graph ResNet-18', candidates.network_builder('resnet', 18),
+      'ResNet50')})
+  result = benchmark.run(32, 2, 'bf16', 0, 1, 0, include_keras=False,
+                         include_reference=False, networks=['resnet18'],
+                         include_serving=False, echo=lambda _: None,
+                         progress=False)
+  mixed, full = result['rows']
+  assert built == ['bf16', 'fp32']
+  assert (full['name'], full['kind'], full['of']) == (
+      mixed['name'] + ', fp32', report.OURS_FP32, mixed['name'])
+  # Each row's share is of the matmul peak of its own precision.
+  assert mixed['peak_share'] == pytest.approx(
+      mixed['train_gflops'] / result['matmul_gflops'])
+  assert full['peak_share'] == pytest.approx(
+      full['train_gflops'] / result['matmul_fp32_gflops'])
+  (ratio,) = result['precision_ratios']
+  assert ratio['network'] == mixed['name']
+  assert ratio['train'] == pytest.approx(
+      mixed['train_images_per_s'] / full['train_images_per_s'])
+  assert result['ratios'] == []  # no competitor in this run
+  assert '| ours, bf16 / fp32 | training |' in report.format_table(result)
+
+
+def test_precision_ratios_by_hand():
+  rows = [
+      dict(name='net', kind='ours', family='F', latency_ms=20.0,
+           infer_images_per_s=90.0, train_images_per_s=6.0),
+      dict(name='net, fp32', kind=report.OURS_FP32, of='net', family='F',
+           latency_ms=30.0, infer_images_per_s=60.0, train_images_per_s=4.0),
+      dict(name='keras', kind='keras', family='F', latency_ms=50.0,
+           infer_images_per_s=60.0, train_images_per_s=2.0,
+           best_latency_ms=40.0, best_infer_images_per_s=75.0),
+  ]
+  (ratio,) = report.precision_ratios(rows)
+  assert ratio == {'network': 'net', 'train': pytest.approx(1.5),
+                   'infer_batch_32': pytest.approx(1.5),
+                   'latency_batch_1': pytest.approx(1.5)}
+  # Ours against Keras in the run's precision only; the fp32 row can serve.
+  assert [r['ours'] for r in report.ratios(rows)] == ['net']
+  (entry,) = report.serving(rows)
+  assert (entry['latency_path'], entry['infer_path']) == ('net', 'net')
+  table = report.format_table({
+      'machine': {'cpu': 'cpu', 'cores': 2, 'tensorflow': 'x'}, 'size': 224,
+      'batch': 16, 'precision': 'bf16', 'repeats': 5, 'matmul_gflops': 1.0,
+      'rows': rows, 'ratios': [], 'serving': [entry],
+      'precision_ratios': [ratio]})
+  assert ('| ours, bf16 / fp32 | training | inference batch 32 | '
+          'latency batch 1 (fp32/bf16) |') in table
+  assert '| net | 1.50x | 1.50x | 1.50x |' in table

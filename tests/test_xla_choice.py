@@ -122,7 +122,19 @@ def test_auto_measures_once_per_machine_and_setting(tmp_path, cache,
                       lambda: dict(real, cpu='AMD EPYC', isa=['avx2']))
   xla_choice.choose(model, None, measure_steps=fake_measure)
   assert len(calls) == 3  # another CPU is measured afresh
-  assert len(json.loads(cache.read_text())) == 3
+  # Two guests that share a model name and flags (Zen 4 and Zen 5 EPYCs);
+  # 'cores' keeps them apart from the machine running this test.
+  zen4 = dict(real, cpu='AMD EPYC', isa=['avx2', 'avx512f', 'avx512_bf16'],
+              signature='AuthenticAMD family 25 model 17 stepping 1',
+              cores=real['cores'] + 1)
+  monkeypatch.setattr(hardware, 'machine', lambda: zen4)
+  xla_choice.choose(model, None, measure_steps=fake_measure)
+  assert len(calls) == 4
+  zen5 = dict(zen4, signature='AuthenticAMD family 26 model 2 stepping 0')
+  monkeypatch.setattr(hardware, 'machine', lambda: zen5)
+  xla_choice.choose(model, None, measure_steps=fake_measure)
+  assert len(calls) == 5  # same name and flags, another design
+  assert len(json.loads(cache.read_text())) == 5
 
 
 def test_an_unreadable_cache_is_measured_again(tmp_path, cache):

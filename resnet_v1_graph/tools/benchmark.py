@@ -53,6 +53,9 @@ from resnet_v1_graph.training import hardware
 # The Keras applications timed when a network of ours has their family.
 KERAS_FAMILIES = ('ResNet50', 'ResNet50V2')
 XLA_LABEL = ', XLA'
+FP32_LABEL = ', fp32'
+# The suffix each variant of one of our graphs adds to that graph's name.
+VARIANT_LABELS = {report.OURS_XLA: XLA_LABEL, report.OURS_FP32: FP32_LABEL}
 SERVING_LABELS = {candidates.FROZEN: 'frozen graph in TensorFlow',
                   candidates.ONNXRUNTIME: 'ONNX Runtime'}
 
@@ -88,9 +91,11 @@ def run(size, batch, precision, warmup, repeats, threads, include_keras,
 
   `networks`: names from `candidates.OUR_NETWORKS` to measure (default
   all); the references and Keras models of their families come along;
-  with `xla` each also compiled by XLA (global JIT), a row beside it; and
-  with `include_serving` each network's frozen graph in TensorFlow and in
-  ONNX Runtime (fp32 only). `progress`: a tqdm bar while timing.
+  with `xla` each also compiled by XLA (global JIT), a row beside it; in a
+  `precision` other than fp32 each also in fp32, a row beside it, so that
+  what the precision gains is measured in the same rounds; and with
+  `include_serving` each network's frozen graph in TensorFlow and in ONNX
+  Runtime (fp32 only). `progress`: a tqdm bar while timing.
 
   Raises:
     ValueError: If `networks` names an unknown network; before anything is
@@ -105,10 +110,12 @@ def run(size, batch, precision, warmup, repeats, threads, include_keras,
   families = {ours[name][2] for name in networks}
   graph_candidates = [(label, report.OURS, build, family)
                       for label, build, family in (ours[n] for n in networks)]
-  if xla:
-    graph_candidates += [(label + XLA_LABEL, report.OURS_XLA, build, family)
-                         for label, build, family in (ours[n]
-                                                      for n in networks)]
+  variants = ([report.OURS_XLA] if xla else []) + (
+      [report.OURS_FP32] if precision != 'fp32' else [])
+  for variant in variants:
+    graph_candidates += [
+        (label + VARIANT_LABELS[variant], variant, build, family)
+        for label, build, family in (ours[n] for n in networks)]
   if include_reference:
     graph_candidates += _reference_candidates(families, echo)
   if include_keras:
@@ -135,7 +142,8 @@ def run(size, batch, precision, warmup, repeats, threads, include_keras,
   for name, kind, build, family in graph_candidates:
     echo('building %s' % name)
     graph_sets.append(add(timing.graph_steps(
-        build, size, batch, precision, threads, xla=kind == report.OURS_XLA)))
+        build, size, batch, 'fp32' if kind == report.OURS_FP32 else precision,
+        threads, xla=kind == report.OURS_XLA)))
     # Per network: tf-slim's v1 puts the stride in the 3x3 convolution, the
     # classic class (like Keras) in the first 1x1, so their FLOPs differ.
     flops[name] = timing.forward_flops(build, size)  # XLA: the same net
@@ -181,8 +189,8 @@ def run(size, batch, precision, warmup, repeats, threads, include_keras,
           for (name, kind, _, family), index in zip(graph_candidates,
                                                     graph_sets)]
   for row in rows:
-    if row['kind'] == report.OURS_XLA:
-      row['of'] = row['name'][:-len(XLA_LABEL)]
+    if row['kind'] in VARIANT_LABELS:
+      row['of'] = row['name'][:-len(VARIANT_LABELS[row['kind']])]
   rows += [dict(name='%s, %s' % (label, SERVING_LABELS[kind]), kind=kind,
                 family=family, of=label,
                 **report.inference_rates(medians[index]))
@@ -198,7 +206,7 @@ def run(size, batch, precision, warmup, repeats, threads, include_keras,
     echo('ResNet-50 class training through tf.data: %(real_images_per_s).2f '
          'img/s, synthetic: %(synthetic_images_per_s).2f img/s '
          '(real/synthetic %(real_over_synthetic).3f)' % pipeline)
-  report.add_gflops(rows, flops, peak)
+  report.add_gflops(rows, flops, peak, fp32_peak)
   return {'machine': hardware.machine(), 'size': size, 'batch': batch,
           'precision': precision, 'xla': xla, 'repeats': repeats,
           # Read by TensorFlow when it starts, e.g. the partial clustering
@@ -207,7 +215,8 @@ def run(size, batch, precision, warmup, repeats, threads, include_keras,
           'matmul_gflops': peak, 'matmul_fp32_gflops': fp32_peak,
           'forward_gflop_per_image': {k: v / 1e9 for k, v in flops.items()},
           'rows': rows, 'ratios': report.ratios(rows),
-          'serving': report.serving(rows), 'pipeline': pipeline}
+          'serving': report.serving(rows), 'pipeline': pipeline,
+          'precision_ratios': report.precision_ratios(rows)}
 
 
 def book(size, batch, batches, precision, threads, echo=print):
@@ -248,7 +257,11 @@ def main(argv=None):
                            'reported)')
   parser.add_argument('--warmup', type=int, default=2)
   parser.add_argument('--precision', choices=('fp32', 'bf16'),
-                      default='fp32')
+                      default='fp32',
+                      help="bf16: oneDNN's automatic mixed precision for "
+                           'our graphs and mixed_bfloat16 for Keras; our '
+                           'graphs are also timed in fp32, a row beside '
+                           'each, with the bf16/fp32 ratios')
   parser.add_argument('--threads', type=int, default=0,
                       help='intra-op threads, with one inter-op thread so '
                            'ops run one at a time (0: TensorFlow default); '

@@ -19,10 +19,12 @@ Typical use:
 from resnet_v1_graph.tools import timing
 
 # The kind of our rows; competitors' are 'reference' and 'keras'. Our
-# graphs compiled by XLA (OURS_XLA) and our serving rows
+# graphs compiled by XLA (OURS_XLA), our graphs in fp32 when the run's
+# precision is another (OURS_FP32) and our serving rows
 # (`candidates.SERVING_KINDS`) name the row they are a variant of in 'of'.
 OURS = 'ours'
 OURS_XLA = 'ours_xla'
+OURS_FP32 = 'ours_fp32'
 COMPETITORS = ('reference', 'keras')
 
 
@@ -67,14 +69,32 @@ def pipeline_rates(medians, batch):
           'real_over_synthetic': real / synthetic}
 
 
-def add_gflops(rows, flops, peak):
-  """Adds each row's training GFLOP/s and its share of the matmul `peak`."""
+def add_gflops(rows, flops, peak, fp32_peak=None):
+  """Adds each row's training GFLOP/s and its share of the matmul `peak`
+  of the run's precision (OURS_FP32 rows: of `fp32_peak`)."""
   for row in rows:
     forward = flops.get(row['name'], flops.get(row['family']))
     if forward and 'train_images_per_s' in row:
       # Training costs about three forward passes (forward, two backward).
       row['train_gflops'] = 3 * forward * row['train_images_per_s'] / 1e9
-      row['peak_share'] = row['train_gflops'] / peak
+      row['peak_share'] = row['train_gflops'] / (
+          fp32_peak if row['kind'] == OURS_FP32 else peak)
+
+
+def precision_ratios(rows):
+  """Per graph of ours timed in the run's precision and in fp32 (an
+  OURS_FP32 row): how much faster the precision is, per metric."""
+  by_name = {row['name']: row for row in rows}
+  out = []
+  for fp32 in (r for r in rows if r['kind'] == OURS_FP32):
+    ours = by_name[fp32['of']]
+    out.append({
+        'network': ours['name'],
+        'train': ours['train_images_per_s'] / fp32['train_images_per_s'],
+        'infer_batch_32': (ours['infer_images_per_s'] /
+                           fp32['infer_images_per_s']),
+        'latency_batch_1': fp32['latency_ms'] / ours['latency_ms']})
+  return out
 
 
 
@@ -135,8 +155,9 @@ def format_row(row):
 def format_table(result):
   """Markdown tables of the measurements and the ratios."""
   machine = result['machine']
-  lines = ['Machine: %s, %d cores (%s), TensorFlow %s' % (
-      machine['cpu'], machine['cores'],
+  lines = ['Machine: %s%s, %d cores (%s), TensorFlow %s' % (
+      machine['cpu'], ' (%s)' % machine['signature']
+      if machine.get('signature') else '', machine['cores'],
       ', '.join(machine.get('isa') or ['no AVX-512']), machine['tensorflow']),
            'Input %dx%d, training batch %d, precision %s%s, median of %d '
            'steps after warm-up; matmul peak %.1f GFLOP/s%s.' % (
@@ -173,6 +194,15 @@ def format_table(result):
     for r in result['ratios']:
       lines.append('| %s / %s | %.2fx | %.2fx | %.2fx |' % (
           r['ours'], r['theirs'], r['train'], r['infer_batch_32'],
+          r['latency_batch_1']))
+  if result.get('precision_ratios'):
+    lines += ['', '| ours, %s / fp32 | training | inference batch 32 | '
+              'latency batch 1 (fp32/%s) |' % (result['precision'],
+                                                 result['precision']),
+              '|---|---:|---:|---:|']
+    for r in result['precision_ratios']:
+      lines.append('| %s | %.2fx | %.2fx | %.2fx |' % (
+          r['network'], r['train'], r['infer_batch_32'],
           r['latency_batch_1']))
   if any('latency_vs_keras' in entry for entry in result.get('serving', ())):
     lines += ['', '| serving | fastest at batch 1 | ms | Keras 3 ms / ours | '

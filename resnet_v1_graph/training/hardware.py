@@ -1,4 +1,5 @@
-"""The machine a run measures itself on: CPU model, cores, ISA features.
+"""The machine a run measures itself on: CPU model and design, cores, ISA
+features.
 
 Speeds are only comparable on one CPU, so the benchmark records this in its
 report and `xla_choice` keys its cached verdicts by it.
@@ -16,19 +17,40 @@ ISA_FLAGS = ('avx2', 'avx512f', 'avx512_bf16', 'avx512_fp16', 'amx_tile',
              'amx_bf16')
 
 
-def machine():
-  """{'cpu', 'cores', 'tensorflow', 'isa'}: the CPU's model name, the core
-  count, TensorFlow's version and which of `ISA_FLAGS` the CPU has."""
+# The lines of /proc/cpuinfo that name a CPU's design. Its model name alone
+# does not: virtual machines on AMD's Zen 4 and Zen 5 EPYCs both call
+# themselves "AMD EPYC", with the same ISA_FLAGS, yet rank XLA and oneDNN
+# by different margins (BENCHMARKS.md).
+# Each with the word the signature gives it ('' for the vendor).
+SIGNATURE_FIELDS = (('vendor_id', ''), ('cpu family', 'family'),
+                    ('model', 'model'), ('stepping', 'stepping'))
+
+
+def machine(cpuinfo='/proc/cpuinfo'):
+  """{'cpu', 'signature', 'cores', 'tensorflow', 'isa'}: the CPU's model
+  name; its vendor, family, model and stepping (e.g. 'AuthenticAMD family
+  25 model 17 stepping 1', '' where the file does not say); the core count,
+  TensorFlow's version and which of `ISA_FLAGS` the CPU has.
+
+  Only the first processor's entry of `cpuinfo` is read."""
   cpu = platform.processor() or platform.machine()
-  flags = set()
+  fields = {}
   try:
-    with open('/proc/cpuinfo', encoding='utf-8') as f:
+    with open(cpuinfo, encoding='utf-8') as f:
       for line in f:
-        if line.startswith('model name'):
-          cpu = line.split(':', 1)[1].strip()
-        elif line.startswith('flags') and not flags:
-          flags = set(line.split(':', 1)[1].split())
+        if not line.strip():
+          if fields:
+            break  # the end of the first processor's entry
+          continue
+        key, _, value = line.partition(':')
+        fields.setdefault(key.strip(), value.strip())
   except OSError:  # not Linux: the platform's name, no flags
     pass
-  return {'cpu': cpu, 'cores': os.cpu_count(), 'tensorflow': tf2.__version__,
+  cpu = fields.get('model name') or cpu
+  flags = set(fields.get('flags', '').split())
+  signature = ' '.join(
+      ('%s %s' % (word, fields[field])).strip()
+      for field, word in SIGNATURE_FIELDS if fields.get(field))
+  return {'cpu': cpu, 'signature': signature, 'cores': os.cpu_count(),
+          'tensorflow': tf2.__version__,
           'isa': [flag for flag in ISA_FLAGS if flag in flags]}

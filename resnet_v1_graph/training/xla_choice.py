@@ -9,7 +9,8 @@ XLA and one not, timed in alternating rounds so that the machine's drift
 falls on both. XLA must be faster by more than `MARGIN` to be chosen; a tie
 goes to the session that compiles nothing.
 
-The verdict is cached per CPU, TensorFlow version, network, input shape,
+The verdict is cached per CPU (model name, vendor, family, model and
+stepping, ISA features, cores), TensorFlow version, network, input shape,
 batch, precision and threads in `xla.json` under `cache_dir()`
 (`$RESNET_TF1_CACHE`, else `~/.cache/resnet-tf1`), so each setting is
 measured once per machine.
@@ -52,7 +53,8 @@ def cache_key(cfg):
   network = (cfg.model if cfg.model != registry.CLASSIC
              else '%s%d' % (registry.CLASSIC, cfg.depth))
   return '|'.join(str(part) for part in (
-      cpu['cpu'], ','.join(cpu['isa']), cpu['cores'], cpu['tensorflow'],
+      cpu['cpu'], cpu['signature'], ','.join(cpu['isa']), cpu['cores'],
+      cpu['tensorflow'],
       network, '%dx%dx%d' % (cfg.height, cfg.width, cfg.channel),
       'classes %d' % cfg.num_classes, 'batch %d' % cfg.batch_size,
       'clones %d' % cfg.num_clones, cfg.precision,
