@@ -51,7 +51,7 @@ def main():
                         num_shards=args.shards)
     records = data.load_tfrecord(shards)
     print('%s; digits at %dx%d, %d train images, batch %d, %d shards'
-          % (hardware.machine()['cpu'], args.image_size, args.image_size,
+          % (hardware.describe(), args.image_size, args.image_size,
              memory.train.num_examples, args.batch_size, args.shards))
     best = {}
     for round_index in range(args.rounds):

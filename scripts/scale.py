@@ -86,7 +86,7 @@ def main():
       best[name] = max(best.get(name, rate), rate, key=lambda r: r[1])
   rows = [(name,) + best[name] for name, *_ in modes]
   print('%s, %s at %dx%d, %d images per global step (async: %d per step)\n'
-        % (hardware.machine()['cpu'], args.model, args.image_size, args.image_size,
+        % (hardware.describe(), args.model, args.image_size, args.image_size,
            args.batch_size, half))
   print('| mode | global steps/s | images/s | vs 1 process |')
   print('|---|---|---|---|')

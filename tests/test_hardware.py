@@ -54,3 +54,13 @@ def test_a_cpuinfo_without_the_fields_gives_an_empty_signature(tmp_path):
 
   missing = hardware.machine(str(tmp_path / 'absent'))
   assert missing['signature'] == '' and missing['isa'] == []
+
+
+def test_describe_names_the_design_when_it_is_known(tmp_path):
+  zen4 = tmp_path / 'zen4'
+  zen4.write_text(_cpuinfo(25, 17, 1))
+  assert hardware.describe(hardware.machine(str(zen4))) == (
+      'AMD EPYC (AuthenticAMD family 25 model 17 stepping 1)')
+  # A report written before signatures were recorded.
+  assert hardware.describe({'cpu': 'AMD EPYC', 'cores': 2}) == 'AMD EPYC'
+  assert hardware.describe().startswith(hardware.machine()['cpu'])

@@ -17,6 +17,7 @@ Typical use:
 """
 
 from resnet_v1_graph.tools import timing
+from resnet_v1_graph.training import hardware
 
 # The kind of our rows; competitors' are 'reference' and 'keras'. Our
 # graphs compiled by XLA (OURS_XLA), our graphs in fp32 when the run's
@@ -155,9 +156,8 @@ def format_row(row):
 def format_table(result):
   """Markdown tables of the measurements and the ratios."""
   machine = result['machine']
-  lines = ['Machine: %s%s, %d cores (%s), TensorFlow %s' % (
-      machine['cpu'], ' (%s)' % machine['signature']
-      if machine.get('signature') else '', machine['cores'],
+  lines = ['Machine: %s, %d cores (%s), TensorFlow %s' % (
+      hardware.describe(machine), machine['cores'],
       ', '.join(machine.get('isa') or ['no AVX-512']), machine['tensorflow']),
            'Input %dx%d, training batch %d, precision %s%s, median of %d '
            'steps after warm-up; matmul peak %.1f GFLOP/s%s.' % (

@@ -54,3 +54,12 @@ def machine(cpuinfo='/proc/cpuinfo'):
   return {'cpu': cpu, 'signature': signature, 'cores': os.cpu_count(),
           'tensorflow': tf2.__version__,
           'isa': [flag for flag in ISA_FLAGS if flag in flags]}
+
+
+def describe(described=None):
+  """The CPU in a line, e.g. 'AMD EPYC (AuthenticAMD family 25 model 17
+  stepping 1)': `described` (a `machine()` dict, perhaps read back from a
+  report without a signature), else this machine."""
+  described = described or machine()
+  signature = described.get('signature')
+  return described['cpu'] + (' (%s)' % signature if signature else '')
