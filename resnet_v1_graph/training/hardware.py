@@ -11,8 +11,10 @@ import platform
 import tensorflow as tf2
 
 # CPU features that decide which kernels win. AVX2 without AVX-512 is where
-# XLA's code beat oneDNN's; AVX512-BF16 only converts and takes dot products
-# at the fp32 FMA rate, and AMX tiles are what make bf16 fast.
+# XLA's code beat oneDNN's; AMX tiles make bf16 fast. AVX512-BF16 alone
+# decides less: its dot products ran at half the fp32 rate on a Xeon and at
+# 1.6-1.8 times it on a Zen 4 EPYC (BENCHMARKS.md), so the flags are
+# recorded with the CPU's design (`machine()['signature']`).
 ISA_FLAGS = ('avx2', 'avx512f', 'avx512_bf16', 'avx512_fp16', 'amx_tile',
              'amx_bf16')
 
