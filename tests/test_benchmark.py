@@ -134,6 +134,21 @@ def _only_resnet18(monkeypatch):
       'ResNet50')})
 
 
+def _spy_on_resnet18_graphs(monkeypatch):
+  """ResNet-18 as the one network (`_only_resnet18`); returns the list that
+  collects (precision, xla) of each graph the benchmark builds."""
+  built = []
+  real = timing.graph_steps
+
+  def spy(build, size, batch, precision, threads, xla=False):
+    built.append((precision, xla))
+    return real(build, size, batch, precision, threads, xla=xla)
+
+  monkeypatch.setattr(timing, 'graph_steps', spy)
+  _only_resnet18(monkeypatch)
+  return built
+
+
 def test_a_small_run_fills_the_table(monkeypatch):
   _only_resnet18(monkeypatch)
   result = benchmark.run(32, 2, 'fp32', 0, 1, 0, include_keras=False,
@@ -245,21 +260,13 @@ def test_progress_counts_every_call(capsys):
 
 
 def test_xla_rows_sit_beside_ours_and_compile(monkeypatch):
-  built = []
-  real = timing.graph_steps
-
-  def spy(build, size, batch, precision, threads, xla=False):
-    built.append(xla)
-    return real(build, size, batch, precision, threads, xla=xla)
-
-  monkeypatch.setattr(timing, 'graph_steps', spy)
-  _only_resnet18(monkeypatch)
+  built = _spy_on_resnet18_graphs(monkeypatch)
   result = benchmark.run(32, 2, 'fp32', 0, 1, 0, include_keras=False,
                          include_reference=False, networks=['resnet18'],
                          xla=True, include_serving=False, echo=lambda _: None,
                          progress=False)
   plain, compiled = result['rows']
-  assert built == [False, True]
+  assert built == [('fp32', False), ('fp32', True)]
   assert (compiled['name'], compiled['kind'], compiled['of']) == (
       plain['name'] + ', XLA', report.OURS_XLA, plain['name'])
   assert compiled['train_gflops'] / compiled['train_images_per_s'] == (
@@ -290,21 +297,13 @@ def test_xla_rows_are_compared_and_can_serve():
 
 
 def test_bf16_runs_time_our_graphs_in_fp32_beside(monkeypatch):
-  built = []
-  real = timing.graph_steps
-
-  def spy(build, size, batch, precision, threads, xla=False):
-    built.append(precision)
-    return real(build, size, batch, precision, threads, xla=xla)
-
-  monkeypatch.setattr(timing, 'graph_steps', spy)
-  _only_resnet18(monkeypatch)
+  built = _spy_on_resnet18_graphs(monkeypatch)
   result = benchmark.run(32, 2, 'bf16', 0, 1, 0, include_keras=False,
                          include_reference=False, networks=['resnet18'],
                          include_serving=False, echo=lambda _: None,
                          progress=False)
   mixed, full = result['rows']
-  assert built == ['bf16', 'fp32']
+  assert built == [('bf16', False), ('fp32', False)]
   assert (full['name'], full['kind'], full['of']) == (
       mixed['name'] + ', fp32', report.OURS_FP32, mixed['name'])
   # Each row's share is of the matmul peak of its own precision.
