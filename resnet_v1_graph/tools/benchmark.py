@@ -60,6 +60,11 @@ SERVING_LABELS = {candidates.FROZEN: 'frozen graph in TensorFlow',
                   candidates.ONNXRUNTIME: 'ONNX Runtime'}
 
 
+def _variant_of(name, kind):
+  """The name of the row that a variant row (`VARIANT_LABELS`) varies."""
+  return name[:-len(VARIANT_LABELS[kind])]
+
+
 def _reference_candidates(families, echo):
   """tf-slim's reference nets of `families`, as candidates ([] if absent)."""
   reference = candidates.reference_networks()
@@ -145,8 +150,10 @@ def run(size, batch, precision, warmup, repeats, threads, include_keras,
         build, size, batch, 'fp32' if kind == report.OURS_FP32 else precision,
         threads, xla=kind == report.OURS_XLA)))
     # Per network: tf-slim's v1 puts the stride in the 3x3 convolution, the
-    # classic class (like Keras) in the first 1x1, so their FLOPs differ.
-    flops[name] = timing.forward_flops(build, size)  # XLA: the same net
+    # classic class (like Keras) in the first 1x1, so their FLOPs differ. A
+    # variant (XLA, fp32) is its network's graph, counted once before it.
+    flops[name] = (flops[_variant_of(name, kind)] if kind in VARIANT_LABELS
+                   else timing.forward_flops(build, size))
     if kind == report.OURS:
       flops.setdefault(family, flops[name])  # what Keras rows are counted by
   serving_sets = []
@@ -190,7 +197,7 @@ def run(size, batch, precision, warmup, repeats, threads, include_keras,
                                                     graph_sets)]
   for row in rows:
     if row['kind'] in VARIANT_LABELS:
-      row['of'] = row['name'][:-len(VARIANT_LABELS[row['kind']])]
+      row['of'] = _variant_of(row['name'], row['kind'])
   rows += [dict(name='%s, %s' % (label, SERVING_LABELS[kind]), kind=kind,
                 family=family, of=label,
                 **report.inference_rates(medians[index]))
