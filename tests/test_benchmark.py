@@ -14,6 +14,7 @@ from resnet_v1_graph.tools import candidates
 from resnet_v1_graph.tools import profiling
 from resnet_v1_graph.tools import report
 from resnet_v1_graph.tools import timing
+from resnet_v1_graph.training import hardware
 
 
 def test_ratios_pair_networks_by_family():
@@ -271,13 +272,26 @@ def test_xla_rows_sit_beside_ours_and_compile(monkeypatch):
       plain['name'] + ', XLA', report.OURS_XLA, plain['name'])
   assert compiled['train_gflops'] / compiled['train_images_per_s'] == (
       pytest.approx(plain['train_gflops'] / plain['train_images_per_s']))
-  assert 'our graphs also with XLA' in report.format_table(result)
-  # TensorFlow's own XLA flags (partial clustering) are part of the setting.
+  assert 'our graphs also with XLA, median' in report.format_table(result)
+  # TensorFlow's own XLA flags (partial clustering) are part of the setting,
+  # as are oneDNN's, in the machine's record and the table's first line.
   assert result['xla_flags'] == (os.environ.get('TF_XLA_FLAGS') or None)
+  assert result['machine']['environment'] == {
+      name: os.environ[name] for name in hardware.SPEED_VARIABLES
+      if os.environ.get(name)}
+  result['machine']['environment'] = {
+      'TF_XLA_FLAGS': '--tf_xla_ops_to_cluster=FUSIBLE',
+      'ONEDNN_MAX_CPU_ISA': 'AVX2'}
+  first = report.format_table(result).splitlines()[0]
+  assert first.endswith('; started with ONEDNN_MAX_CPU_ISA=AVX2, '
+                        'TF_XLA_FLAGS=--tf_xla_ops_to_cluster=FUSIBLE')
+  # A report written before the environment was recorded.
+  del result['machine']['environment']
   result['xla_flags'] = '--tf_xla_ops_to_cluster=FUSIBLE'
-  assert ('our graphs also with XLA (TF_XLA_FLAGS='
-          '--tf_xla_ops_to_cluster=FUSIBLE), median') in report.format_table(
-              result)
+  assert report.format_table(result).splitlines()[0].endswith(
+      '; started with TF_XLA_FLAGS=--tf_xla_ops_to_cluster=FUSIBLE')
+  result['xla_flags'] = None
+  assert 'started with' not in report.format_table(result)
 
 
 def test_xla_rows_are_compared_and_can_serve():

@@ -64,3 +64,24 @@ def test_describe_names_the_design_when_it_is_known(tmp_path):
   # A report written before signatures were recorded.
   assert hardware.describe({'cpu': 'AMD EPYC', 'cores': 2}) == 'AMD EPYC'
   assert hardware.describe().startswith(hardware.machine()['cpu'])
+
+
+def test_the_environment_records_only_the_variables_that_change_kernels(
+    monkeypatch):
+  for name in hardware.SPEED_VARIABLES:
+    monkeypatch.delenv(name, raising=False)
+  assert hardware.machine()['environment'] == {}
+  assert hardware.describe_environment() == ''
+  monkeypatch.setenv('ONEDNN_MAX_CPU_ISA', 'AVX2')
+  monkeypatch.setenv('XLA_FLAGS', '--xla_cpu_max_isa=AVX2')
+  monkeypatch.setenv('TF_ENABLE_ONEDNN_OPTS', '')  # set but empty: unset
+  monkeypatch.setenv('OMP_DISPLAY_ENV', 'TRUE')  # not one of them
+  described = hardware.machine()
+  assert described['environment'] == {
+      'ONEDNN_MAX_CPU_ISA': 'AVX2', 'XLA_FLAGS': '--xla_cpu_max_isa=AVX2'}
+  assert hardware.describe_environment(described) == (
+      'ONEDNN_MAX_CPU_ISA=AVX2, XLA_FLAGS=--xla_cpu_max_isa=AVX2')
+  assert hardware.environment({'TF_XLA_FLAGS': '--x', 'HOME': '/'}) == {
+      'TF_XLA_FLAGS': '--x'}
+  # A report written before the environment was recorded.
+  assert hardware.describe_environment({'cpu': 'AMD EPYC'}) == ''

@@ -134,7 +134,20 @@ def test_auto_measures_once_per_machine_and_setting(tmp_path, cache,
   monkeypatch.setattr(hardware, 'machine', lambda: zen5)
   xla_choice.choose(model, None, measure_steps=fake_measure)
   assert len(calls) == 5  # same name and flags, another design
-  assert len(json.loads(cache.read_text())) == 5
+  # oneDNN held to AVX2 (or XLA's flags changed) runs other code on the
+  # same CPU; with them back as they were, the verdict is cached.
+  monkeypatch.setattr(hardware, 'machine', lambda: dict(
+      zen5, environment={'ONEDNN_MAX_CPU_ISA': 'AVX2'}))
+  xla_choice.choose(model, None, measure_steps=fake_measure)
+  assert len(calls) == 6
+  monkeypatch.setattr(hardware, 'machine', lambda: dict(
+      zen5, environment={'TF_XLA_FLAGS': '--tf_xla_ops_to_cluster=FUSIBLE'}))
+  xla_choice.choose(model, None, measure_steps=fake_measure)
+  assert len(calls) == 7
+  monkeypatch.setattr(hardware, 'machine', lambda: zen5)
+  xla_choice.choose(model, None, measure_steps=fake_measure)
+  assert len(calls) == 7
+  assert len(json.loads(cache.read_text())) == 7
 
 
 def test_an_unreadable_cache_is_measured_again(tmp_path, cache):

@@ -156,15 +156,18 @@ def format_row(row):
 def format_table(result):
   """Markdown tables of the measurements and the ratios."""
   machine = result['machine']
-  lines = ['Machine: %s, %d cores (%s), TensorFlow %s' % (
+  # Reports from before 'environment' was recorded name TF_XLA_FLAGS only.
+  started = hardware.describe_environment(machine) or (
+      'TF_XLA_FLAGS=%s' % result['xla_flags']
+      if result.get('xla_flags') else '')
+  lines = ['Machine: %s, %d cores (%s), TensorFlow %s%s' % (
       hardware.describe(machine), machine['cores'],
-      ', '.join(machine.get('isa') or ['no AVX-512']), machine['tensorflow']),
+      ', '.join(machine.get('isa') or ['no AVX-512']), machine['tensorflow'],
+      '; started with %s' % started if started else ''),
            'Input %dx%d, training batch %d, precision %s%s, median of %d '
            'steps after warm-up; matmul peak %.1f GFLOP/s%s.' % (
                result['size'], result['size'], result['batch'],
-               result['precision'], ', our graphs also with XLA%s' % (
-                   ' (TF_XLA_FLAGS=%s)' % result['xla_flags']
-                   if result.get('xla_flags') else '')
+               result['precision'], ', our graphs also with XLA'
                if result.get('xla') else '',
                result['repeats'], result['matmul_gflops'],
                ' (fp32 matmul: %.1f GFLOP/s)' % result['matmul_fp32_gflops']

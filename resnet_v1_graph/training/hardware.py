@@ -1,8 +1,8 @@
 """The machine a run measures itself on: CPU model and design, cores, ISA
-features.
+features, and the environment variables that change which kernels run.
 
-Speeds are only comparable on one CPU, so the benchmark records this in its
-report and `xla_choice` keys its cached verdicts by it.
+Speeds are only comparable on one CPU in one setting, so the benchmark
+records this in its report and `xla_choice` keys its cached verdicts by it.
 """
 
 import os
@@ -28,11 +28,30 @@ SIGNATURE_FIELDS = (('vendor_id', ''), ('cpu family', 'family'),
                     ('model', 'model'), ('stepping', 'stepping'))
 
 
+# Read by TensorFlow, XLA or oneDNN when a process starts, and each changes
+# the code a step runs: what XLA clusters (`--tf_xla_ops_to_cluster`), the
+# instructions XLA's code may use (`--xla_cpu_max_isa`), whether oneDNN's
+# kernels replace TensorFlow's own, the newest instructions oneDNN may use
+# (AVX2 on an AVX-512 CPU, say) and its arithmetic (bf16 for fp32 math).
+SPEED_VARIABLES = ('TF_XLA_FLAGS', 'XLA_FLAGS', 'TF_ENABLE_ONEDNN_OPTS',
+                   'ONEDNN_MAX_CPU_ISA', 'DNNL_MAX_CPU_ISA',
+                   'ONEDNN_DEFAULT_FPMATH_MODE', 'DNNL_DEFAULT_FPMATH_MODE')
+
+
+def environment(environ=None):
+  """{name: value} of the `SPEED_VARIABLES` set (non-empty) in `environ`
+  (default: this process's)."""
+  environ = os.environ if environ is None else environ
+  return {name: environ[name] for name in SPEED_VARIABLES
+          if environ.get(name)}
+
+
 def machine(cpuinfo='/proc/cpuinfo'):
-  """{'cpu', 'signature', 'cores', 'tensorflow', 'isa'}: the CPU's model
-  name; its vendor, family, model and stepping (e.g. 'AuthenticAMD family
-  25 model 17 stepping 1', '' where the file does not say); the core count,
-  TensorFlow's version and which of `ISA_FLAGS` the CPU has.
+  """{'cpu', 'signature', 'cores', 'tensorflow', 'isa', 'environment'}: the
+  CPU's model name; its vendor, family, model and stepping (e.g.
+  'AuthenticAMD family 25 model 17 stepping 1', '' where the file does not
+  say); the core count, TensorFlow's version, which of `ISA_FLAGS` the CPU
+  has, and `environment()`.
 
   Only the first processor's entry of `cpuinfo` is read."""
   cpu = platform.processor() or platform.machine()
@@ -55,7 +74,8 @@ def machine(cpuinfo='/proc/cpuinfo'):
       for field, word in SIGNATURE_FIELDS if fields.get(field))
   return {'cpu': cpu, 'signature': signature, 'cores': os.cpu_count(),
           'tensorflow': tf2.__version__,
-          'isa': [flag for flag in ISA_FLAGS if flag in flags]}
+          'isa': [flag for flag in ISA_FLAGS if flag in flags],
+          'environment': environment()}
 
 
 def describe(described=None):
@@ -65,3 +85,11 @@ def describe(described=None):
   described = described or machine()
   signature = described.get('signature')
   return described['cpu'] + (' (%s)' % signature if signature else '')
+
+
+def describe_environment(described=None):
+  """'A=1, B=2': the `SPEED_VARIABLES` a run was started with ('' for
+  none), from `described` (a `machine()` dict) or this process."""
+  settings = (environment() if described is None
+              else described.get('environment') or {})
+  return ', '.join('%s=%s' % item for item in sorted(settings.items()))

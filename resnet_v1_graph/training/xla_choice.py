@@ -10,8 +10,9 @@ falls on both. XLA must be faster by more than `MARGIN` to be chosen; a tie
 goes to the session that compiles nothing.
 
 The verdict is cached per CPU (model name, vendor, family, model and
-stepping, ISA features, cores), TensorFlow version, network, input shape,
-batch, precision and threads in `xla.json` under `cache_dir()`
+stepping, ISA features, cores), the environment variables that change which
+code runs (`hardware.SPEED_VARIABLES`: XLA's and oneDNN's flags),
+TensorFlow version, network, input shape, batch, precision and threads in `xla.json` under `cache_dir()`
 (`$RESNET_TF1_CACHE`, else `~/.cache/resnet-tf1`), so each setting is
 measured once per machine.
 
@@ -54,7 +55,7 @@ def cache_key(cfg):
              else '%s%d' % (registry.CLASSIC, cfg.depth))
   return '|'.join(str(part) for part in (
       cpu['cpu'], cpu['signature'], ','.join(cpu['isa']), cpu['cores'],
-      cpu['tensorflow'],
+      hardware.describe_environment(cpu), cpu['tensorflow'],
       network, '%dx%dx%d' % (cfg.height, cfg.width, cfg.channel),
       'classes %d' % cfg.num_classes, 'batch %d' % cfg.batch_size,
       'clones %d' % cfg.num_clones, cfg.precision,
