@@ -26,8 +26,9 @@ import tensorflow.compat.v1 as tf
 from tf_slim import add_arg_scope
 from tf_slim.layers import utils as slim_utils
 
-# Part of this module's API, as in tf_slim.layers; defined in `initializers`.
+# Part of this module's API, as in tf_slim; defined in `initializers`.
 from resnet_v2_slim.initializers import l2_regularizer
+from resnet_v2_slim.initializers import model_variable
 from resnet_v2_slim.initializers import variance_scaling_initializer
 from resnet_v2_slim.initializers import xavier_initializer
 
@@ -37,45 +38,6 @@ DATA_FORMAT_NCHW = 'NCHW'
 collect_named_outputs = slim_utils.collect_named_outputs
 convert_collection_to_dict = slim_utils.convert_collection_to_dict
 last_dimension = slim_utils.last_dimension
-
-
-def model_variable(name, shape, initializer, regularizer=None, trainable=True,
-                   collections=None, dtype=tf.float32):
-  """Creates or reuses a variable in GLOBAL_VARIABLES and MODEL_VARIABLES.
-
-  Args:
-    name: Variable name inside the current variable scope.
-    shape: List of ints.
-    initializer: An initializer function.
-    regularizer: Optional function of the variable returning a loss tensor
-      (or None), which is added to REGULARIZATION_LOSSES once, when the
-      variable is created, not when it is reused.
-    trainable: Also add the variable to TRAINABLE_VARIABLES.
-    collections: Extra collection names for this variable.
-    dtype: Variable dtype.
-
-  Returns:
-    The variable.
-  """
-  collections = list(collections or [])
-  collections += [tf.GraphKeys.GLOBAL_VARIABLES, tf.GraphKeys.MODEL_VARIABLES]
-  graph = tf.get_default_graph()
-  known = len(graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES))
-  # The regularizer is not handed to get_variable: for each variable it
-  # builds the loss once to see whether it is None, once more to keep, and
-  # again every time the collection's entry is used, so that a loss summed
-  # in two places was computed twice and two of its copies hung unused in
-  # every graph (108 dead L2Loss ops in resnet_v2_50's).
-  variable = tf.get_variable(name, shape=shape, dtype=dtype,
-                             initializer=initializer, trainable=trainable,
-                             collections=collections)
-  created = len(graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES)) > known
-  if regularizer is not None and created:
-    with tf.name_scope(variable.op.name + '/Regularizer/'):
-      loss = regularizer(variable)
-    if loss is not None:
-      tf.add_to_collection(tf.GraphKeys.REGULARIZATION_LOSSES, loss)
-  return variable
 
 
 def _variable_collections(variables_collections, name):
