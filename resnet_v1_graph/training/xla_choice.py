@@ -12,9 +12,9 @@ goes to the session that compiles nothing.
 The verdict is cached per CPU (model name, vendor, family, model and
 stepping, ISA features, cores), the environment variables that change which
 code runs (`hardware.SPEED_VARIABLES`: XLA's and oneDNN's flags),
-TensorFlow version, network, input shape, batch, precision and threads in `xla.json` under `cache_dir()`
-(`$RESNET_TF1_CACHE`, else `~/.cache/resnet-tf1`), so each setting is
-measured once per machine.
+TensorFlow version, network, input shape, batch, precision and threads in
+`xla.json` under `cache_dir()` (`$RESNET_TF1_CACHE`, else
+`~/.cache/resnet-tf1`), so each setting is measured once per machine.
 
 Typical use (the trainer does this when it opens its session):
 
