@@ -216,9 +216,6 @@ def run(size, batch, precision, warmup, repeats, threads, include_keras,
   report.add_gflops(rows, flops, peak, fp32_peak)
   return {'machine': hardware.machine(), 'size': size, 'batch': batch,
           'precision': precision, 'xla': xla, 'repeats': repeats,
-          # Read by TensorFlow when it starts, e.g. the partial clustering
-          # of `--xla`'s help; recorded so the table says what XLA ran.
-          'xla_flags': os.environ.get('TF_XLA_FLAGS') or None,
           'matmul_gflops': peak, 'matmul_fp32_gflops': fp32_peak,
           'forward_gflop_per_image': {k: v / 1e9 for k, v in flops.items()},
           'rows': rows, 'ratios': report.ratios(rows),
