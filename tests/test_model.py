@@ -184,7 +184,6 @@ def test_training_graph_leaves_the_bias_to_batch_norm(mode, tmp_path):
     our_step = our_after[name] - our_before[name]
     if name in biases and batch_statistics:
       assert not our_step.any(), name
-      assert np.abs(ref_step).max() < 1e-4, name
     else:
       # The reference normalizes outputs shifted by biases of up to +-2,
       # which costs its float32 batch statistics precision, and its
@@ -193,6 +192,11 @@ def test_training_graph_leaves_the_bias_to_batch_norm(mode, tmp_path):
       # moves a statistic by the size of its whole step.
       scale = max(np.abs(ref_step).max(), 1e-6)
       assert np.abs(our_step - ref_step).max() <= 2e-2 * scale, name
+  # With batch statistics the reference's bias steps are rounding noise
+  # (at most 3e-5 to 1.2e-4 a run, First_Conv's, whose outputs carry the
+  # largest shifts, more under load); with moving statistics every bias
+  # takes a real step (the smallest 0.015 to 0.026 a run). 1e-3 sits
+  # between the two.
   moved = [name for name in biases
            if np.abs(ref_after[name] - ref_before[name]).max() > 1e-3]
   assert len(moved) == (0 if batch_statistics else len(biases))
