@@ -314,10 +314,20 @@ def test_bf16_runs_time_our_graphs_in_fp32_beside(monkeypatch):
   built = _spy_on_resnet18_graphs(monkeypatch)
   result = benchmark.run(32, 2, 'bf16', 0, 1, 0, include_keras=False,
                          include_reference=False, networks=['resnet18'],
-                         include_serving=False, echo=lambda _: None,
-                         progress=False)
-  mixed, full = result['rows']
+                         echo=lambda _: None, progress=False)
+  mixed, full, frozen, onnx = result['rows']
   assert built == [('bf16', False), ('fp32', False)]
+  # The serving paths are timed too, in fp32, and named so.
+  assert [(r['name'], r['kind'], r['of']) for r in (frozen, onnx)] == [
+      (mixed['name'] + ', frozen graph in TensorFlow, fp32',
+       candidates.FROZEN, mixed['name']),
+      (mixed['name'] + ', ONNX Runtime, fp32', candidates.ONNXRUNTIME,
+       mixed['name'])]
+  # All four are ways to serve this network; the fastest of each kind wins.
+  (entry,) = result['serving']
+  assert entry['latency_ms'] == min(r['latency_ms'] for r in result['rows'])
+  assert entry['infer_images_per_s'] == max(r['infer_images_per_s']
+                                            for r in result['rows'])
   assert (full['name'], full['kind'], full['of']) == (
       mixed['name'] + ', fp32', report.OURS_FP32, mixed['name'])
   # Each row's share is of the matmul peak of its own precision.

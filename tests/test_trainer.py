@@ -94,6 +94,25 @@ def test_best_and_latest_checkpoints_and_fresh_predict(trained, digits):
   assert fresh.predict(images[0]).shape == (1,)
 
 
+def test_an_fp32_checkpoint_serves_in_bf16(trained, digits):
+  """`precision='bf16'` (`predict --precision bf16`) on a run trained in
+  fp32 restores the same fp32 variables and runs the rewritten graph: the
+  probabilities move by bfloat16's rounding (8 significant bits), not by
+  more, and the labels follow fp32's wherever fp32 is not near a tie."""
+  path, _, _ = trained
+  images, _ = digits.test.arrays()
+  fp32 = _model(path, epoch=3).predict_proba(images)
+  served = _model(path, epoch=3, precision='bf16')
+  bf16 = served.predict_proba(images)
+  served.close()
+  # Equal arrays would mean the rewrite never ran.
+  assert not np.array_equal(bf16, fp32)
+  np.testing.assert_allclose(bf16, fp32, atol=0.05)
+  clear = np.sort(fp32, axis=1)[:, -1] - np.sort(fp32, axis=1)[:, -2] > 0.1
+  assert clear.mean() > 0.5
+  np.testing.assert_array_equal(bf16.argmax(1)[clear], fp32.argmax(1)[clear])
+
+
 def test_summaries_and_curves(trained):
   path, _, history = trained
   tags = {}

@@ -76,11 +76,8 @@ def _reference_candidates(families, echo):
           for label, build, family in reference if family in families]
 
 
-def _serving_candidates(precision, echo):
-  """Whether to time the serving paths (frozen graph, ONNX Runtime)."""
-  if precision != 'fp32':
-    echo('serving paths skipped: they run float32 only')
-    return False
+def _serving_candidates(echo):
+  """Whether the serving paths (frozen graph, ONNX Runtime) can be timed."""
   try:
     export.onnx_modules()
   except ImportError as error:
@@ -100,7 +97,8 @@ def run(size, batch, precision, warmup, repeats, threads, include_keras,
   `precision` other than fp32 each also in fp32, a row beside it, so that
   what the precision gains is measured in the same rounds; and with
   `include_serving` each network's frozen graph in TensorFlow and in ONNX
-  Runtime (fp32 only). `progress`: a tqdm bar while timing.
+  Runtime (in fp32, also in a bf16 run). `progress`: a tqdm bar while
+  timing.
 
   Raises:
     ValueError: If `networks` names an unknown network; before anything is
@@ -157,7 +155,7 @@ def run(size, batch, precision, warmup, repeats, threads, include_keras,
     if kind == report.OURS:
       flops.setdefault(family, flops[name])  # what Keras rows are counted by
   serving_sets = []
-  if include_serving and _serving_candidates(precision, echo):
+  if include_serving and _serving_candidates(echo):
     for label, build, family in (ours[n] for n in networks):
       echo('building %s frozen, in TensorFlow and ONNX Runtime' % label)
       for kind, steps in candidates.serving_steps(build, size,
@@ -198,8 +196,11 @@ def run(size, batch, precision, warmup, repeats, threads, include_keras,
   for row in rows:
     if row['kind'] in VARIANT_LABELS:
       row['of'] = _variant_of(row['name'], row['kind'])
-  rows += [dict(name='%s, %s' % (label, SERVING_LABELS[kind]), kind=kind,
-                family=family, of=label,
+  # The serving paths run in fp32 whatever the run's precision, so that a
+  # bf16 run says which path serves fastest, bf16 graph or fp32 runtime.
+  served_in = '' if precision == 'fp32' else FP32_LABEL
+  rows += [dict(name='%s, %s%s' % (label, SERVING_LABELS[kind], served_in),
+                kind=kind, family=family, of=label,
                 **report.inference_rates(medians[index]))
            for label, kind, family, index in serving_sets]
   rows += report.best_keras_rows(keras_sets, medians, batch)
