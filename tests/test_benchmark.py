@@ -323,7 +323,8 @@ def test_bf16_runs_time_our_graphs_in_fp32_beside(monkeypatch):
        candidates.FROZEN, mixed['name']),
       (mixed['name'] + ', ONNX Runtime, fp32', candidates.ONNXRUNTIME,
        mixed['name'])]
-  # All four are ways to serve this network; the fastest of each kind wins.
+  # All four can serve this network: the table takes the fastest of them
+  # at batch 1 and at batch 32.
   (entry,) = result['serving']
   assert entry['latency_ms'] == min(r['latency_ms'] for r in result['rows'])
   assert entry['infer_images_per_s'] == max(r['infer_images_per_s']
